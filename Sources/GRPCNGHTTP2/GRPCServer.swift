@@ -1,0 +1,245 @@
+public import Logging
+public import NIOCore
+import NIOPosix
+import Synchronization
+
+/// A gRPC server over HTTP/2 (cleartext, prior knowledge), built on libnghttp2 and SwiftNIO.
+///
+/// It serves the methods of an ``RPCRouter``: unary handlers run on the connection's event loop,
+/// streaming handlers in their own tasks (see ``RPCHandler``).
+///
+/// ## Lifecycle
+/// ```
+/// idle ──start()──► running ──beginGracefulShutdown()──► draining ──(connections closed)──► stopped
+/// ```
+/// - ``start()`` binds and returns the bound address (port 0 picks a free one).
+/// - ``serve()`` starts if needed and returns once the server has stopped.
+/// - ``beginGracefulShutdown()`` stops accepting connections, sends GOAWAY on every connection so
+///   clients start no new calls there, lets calls in flight finish, and force-closes whatever is
+///   left after ``Configuration/gracefulShutdownTimeout``.
+///
+/// ## Example
+/// ```swift
+/// var router = RPCRouter()
+/// router.register(RPCMethod(service: "echo.Echo", method: "Get"), .unary { request, _, responder in
+///   responder.respond(with: Array(request.readableBytesView))
+/// })
+/// let server = GRPCServer(configuration: .init(host: "127.0.0.1", port: 0), router: router)
+/// let address = try await server.start()
+/// ```
+public final class GRPCServer: Sendable {
+  /// Listening address, threads and per-connection limits.
+  public struct Configuration: Sendable {
+    /// The address to listen on. Defaults to loopback only.
+    public var host: String
+    /// The TCP port; 0 picks a free port (see ``GRPCServer/start()``'s result).
+    public var port: Int
+    /// Event-loop threads; each connection lives on one.
+    public var threads: Int
+    /// The largest request message accepted (`RESOURCE_EXHAUSTED` beyond it). Default 4 MiB.
+    public var maxReceiveMessageBytes: Int
+    /// SETTINGS_MAX_CONCURRENT_STREAMS: calls in flight per connection. Default 256.
+    public var maxConcurrentStreams: UInt32
+    /// SETTINGS_INITIAL_WINDOW_SIZE: flow-control window per stream. Default 1 MiB.
+    public var initialStreamWindowBytes: UInt32
+    /// Flow-control window for a whole connection. Default 16 MiB.
+    public var connectionWindowBytes: UInt32
+    /// SETTINGS_MAX_HEADER_LIST_SIZE. Default 16 KiB.
+    public var maxHeaderListBytes: UInt32
+    /// How long a graceful shutdown waits for calls in flight before closing connections.
+    public var gracefulShutdownTimeout: Duration
+
+    /// Creates a configuration; every limit has a production default.
+    public init(
+      host: String = "127.0.0.1",
+      port: Int = 8980,
+      threads: Int = System.coreCount,
+      maxReceiveMessageBytes: Int = 4 * 1024 * 1024,
+      maxConcurrentStreams: UInt32 = 256,
+      initialStreamWindowBytes: UInt32 = 1024 * 1024,
+      connectionWindowBytes: UInt32 = 16 * 1024 * 1024,
+      maxHeaderListBytes: UInt32 = 16 * 1024,
+      gracefulShutdownTimeout: Duration = .seconds(30)
+    ) {
+      self.host = host
+      self.port = port
+      self.threads = threads
+      self.maxReceiveMessageBytes = maxReceiveMessageBytes
+      self.maxConcurrentStreams = maxConcurrentStreams
+      self.initialStreamWindowBytes = initialStreamWindowBytes
+      self.connectionWindowBytes = connectionWindowBytes
+      self.maxHeaderListBytes = maxHeaderListBytes
+      self.gracefulShutdownTimeout = gracefulShutdownTimeout
+    }
+  }
+
+  /// Sent down each connection's pipeline to start its graceful shutdown.
+  struct GracefulShutdownEvent {}
+
+  /// The server's life (see the type's documentation).
+  enum State {
+    case idle
+    case running(listener: any Channel, connections: [ObjectIdentifier: any Channel])
+    case draining(connections: [ObjectIdentifier: any Channel])
+    case stopped
+  }
+
+  public let configuration: Configuration
+  private let router: RPCRouter
+  private let logger: Logger
+  private let group: MultiThreadedEventLoopGroup
+  private let state = Mutex(State.idle)
+  private let stoppedSignal: EventLoopPromise<Void>
+
+  /// Creates a server; nothing is bound until ``start()``.
+  public init(configuration: Configuration, router: RPCRouter, logger: Logger = Logger(label: "omnistock.grpc")) {
+    self.configuration = configuration
+    self.router = router
+    self.logger = logger
+    self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.threads))
+    self.stoppedSignal = group.next().makePromise(of: Void.self)
+  }
+
+  /// Binds the listening socket and starts accepting connections.
+  /// - Returns: the bound address (useful with port 0).
+  @discardableResult
+  public func start() async throws -> SocketAddress {
+    let router = self.router
+    let configuration = self.configuration
+    let logger = self.logger
+    let bootstrap = ServerBootstrap(group: group)
+      .serverChannelOption(.backlog, value: 1024)
+      .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+      .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+      .childChannelOption(.maxMessagesPerRead, value: 16)
+      .childChannelInitializer { [weak self] channel in
+        channel.eventLoop.makeCompletedFuture {
+          try channel.pipeline.syncOperations.addHandler(
+            ServerConnectionHandler(router: router, configuration: configuration, logger: logger))
+          self?.track(channel)
+        }
+      }
+    let listener = try await bootstrap.bind(host: configuration.host, port: configuration.port).get()
+    let accepted = state.withLock { state -> Bool in
+      guard case .idle = state else { return false }
+      state = .running(listener: listener, connections: [:])
+      return true
+    }
+    guard accepted else {
+      try? await listener.close()
+      throw GRPCStatus(.failedPrecondition, "the server was already started or stopped")
+    }
+    guard let address = listener.localAddress else {
+      throw GRPCStatus(.internal, "the listening socket has no local address")
+    }
+    logger.info("gRPC server listening", metadata: ["address": "\(address)"])
+    return address
+  }
+
+  /// Starts (if not started) and waits until the server has stopped.
+  public func serve() async throws {
+    let needsStart = state.withLock { if case .idle = $0 { true } else { false } }
+    if needsStart { try await start() }
+    try await stoppedSignal.futureResult.get()
+  }
+
+  /// The bound address while running.
+  public var localAddress: SocketAddress? {
+    state.withLock { state in
+      if case .running(let listener, _) = state { listener.localAddress } else { nil }
+    }
+  }
+
+  /// Stops accepting, drains connections (GOAWAY, in-flight calls finish), then stops.
+  public func beginGracefulShutdown() {
+    let toDrain: (listener: (any Channel)?, connections: [any Channel])? = state.withLock { state in
+      switch state {
+      case .idle:
+        state = .stopped
+        return (nil, [])
+      case .running(let listener, let connections):
+        state = .draining(connections: connections)
+        return (listener, Array(connections.values))
+      case .draining, .stopped:
+        return nil
+      }
+    }
+    guard let toDrain else { return }
+    toDrain.listener?.close(promise: nil)
+    for channel in toDrain.connections {
+      channel.triggerUserOutboundEvent(GracefulShutdownEvent(), promise: nil)
+    }
+    let timeout = TimeAmount.nanoseconds(
+      Int64(configuration.gracefulShutdownTimeout.components.seconds) * 1_000_000_000
+        + configuration.gracefulShutdownTimeout.components.attoseconds / 1_000_000_000)
+    group.next().scheduleTask(in: timeout) { [weak self] in self?.forceClose() }
+    checkStopped()
+  }
+
+  /// Stops the event loops. Call after ``serve()`` returned; the server cannot be restarted.
+  public func shutdownEventLoops() async throws {
+    try await group.shutdownGracefully()
+  }
+
+  private func track(_ channel: any Channel) {
+    let id = ObjectIdentifier(channel)
+    let admitted = state.withLock { state -> Bool in
+      switch state {
+      case .running(let listener, var connections):
+        connections[id] = channel
+        state = .running(listener: listener, connections: connections)
+        return true
+      default:
+        return false
+      }
+    }
+    guard admitted else {
+      channel.close(promise: nil)
+      return
+    }
+    channel.closeFuture.whenComplete { [weak self] _ in self?.untrack(id) }
+  }
+
+  private func untrack(_ id: ObjectIdentifier) {
+    state.withLock { state in
+      switch state {
+      case .running(let listener, var connections):
+        connections[id] = nil
+        state = .running(listener: listener, connections: connections)
+      case .draining(var connections):
+        connections[id] = nil
+        state = .draining(connections: connections)
+      default:
+        break
+      }
+    }
+    checkStopped()
+  }
+
+  private func checkStopped() {
+    let stopped = state.withLock { state -> Bool in
+      switch state {
+      case .draining(let connections) where connections.isEmpty:
+        state = .stopped
+        return true
+      case .stopped:
+        return true
+      default:
+        return false
+      }
+    }
+    if stopped { stoppedSignal.succeed() }
+  }
+
+  private func forceClose() {
+    let remaining = state.withLock { state -> [any Channel] in
+      if case .draining(let connections) = state { Array(connections.values) } else { [] }
+    }
+    if !remaining.isEmpty {
+      logger.warning(
+        "graceful shutdown timed out; closing connections with calls still in flight",
+        metadata: ["connections": "\(remaining.count)"])
+    }
+    for channel in remaining { channel.close(promise: nil) }
+  }
+}

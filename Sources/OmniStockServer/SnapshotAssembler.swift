@@ -1,0 +1,94 @@
+import GRPCNGHTTP2
+import OmniStockAPI
+
+/// Collects the chunks of one `SyncSnapshot` stream, checks them, and applies the whole snapshot
+/// at once when the stream completes (nothing applies before, nothing applies on error).
+struct SnapshotAssembler {
+  /// The most entries one snapshot may carry.
+  static let maxEntries = 10_000_000
+
+  private struct LocationPart {
+    var mode: Omnistock_V1_SnapshotMode
+    var asOfUnixMs: Int64
+    var quantities: [String: Int64] = [:]
+  }
+
+  private var snapshotID: String?
+  private var chunks = 0
+  private var entries = 0
+  private var order: [String] = []
+  private var parts: [String: LocationPart] = [:]
+
+  mutating func add(_ chunk: Omnistock_V1_SnapshotChunk) throws(GRPCStatus) {
+    chunks += 1
+    let where_ = "chunk \(chunks)"
+    if let snapshotID, snapshotID != chunk.snapshotID {
+      throw GRPCStatus(.invalidArgument, "\(where_): snapshot_id '\(chunk.snapshotID)' differs from '\(snapshotID)'")
+    }
+    snapshotID = chunk.snapshotID
+    if let problem = IdentifierRules.problem(with: chunk.locationID, field: "location_id") {
+      throw GRPCStatus(.invalidArgument, "\(where_): \(problem)")
+    }
+    guard chunk.mode == .replace || chunk.mode == .upsert else {
+      throw GRPCStatus(.invalidArgument, "\(where_): mode is missing; use REPLACE or UPSERT")
+    }
+    guard chunk.asOfUnixMs > 0 else {
+      throw GRPCStatus(.invalidArgument, "\(where_): as_of_unix_ms is missing")
+    }
+    var part = parts[chunk.locationID] ?? LocationPart(mode: chunk.mode, asOfUnixMs: chunk.asOfUnixMs)
+    if parts[chunk.locationID] == nil { order.append(chunk.locationID) }
+    guard part.mode == chunk.mode, part.asOfUnixMs == chunk.asOfUnixMs else {
+      throw GRPCStatus(
+        .invalidArgument, "\(where_): mode and as_of for location '\(chunk.locationID)' differ from its first chunk")
+    }
+    entries += chunk.entries.count
+    guard entries <= Self.maxEntries else {
+      throw GRPCStatus(.resourceExhausted, "the snapshot has more than \(Self.maxEntries) entries: split it")
+    }
+    for entry in chunk.entries {
+      if let problem = IdentifierRules.problem(with: entry.sku, field: "sku") {
+        throw GRPCStatus(.invalidArgument, "\(where_): \(problem)")
+      }
+      guard entry.onHand >= 0, entry.onHand <= EventValidation.maxQuantity else {
+        throw GRPCStatus(
+          .invalidArgument, "\(where_): on_hand \(entry.onHand) for sku '\(entry.sku)' is outside 0...1,000,000,000")
+      }
+      guard part.quantities.updateValue(entry.onHand, forKey: entry.sku) == nil else {
+        throw GRPCStatus(
+          .invalidArgument, "\(where_): sku '\(entry.sku)' appears twice for location '\(chunk.locationID)'")
+      }
+    }
+    parts[chunk.locationID] = part
+  }
+
+  func apply(to table: ProvisionalStockTable, nowUnixMs: Int64) throws(GRPCStatus) -> Omnistock_V1_SnapshotResult {
+    guard chunks > 0 else { throw GRPCStatus(.invalidArgument, "the snapshot stream carried no chunks") }
+    var changes: [ProvisionalStockTable.Change] = []
+    for locationID in order {
+      let part = parts[locationID]!
+      for (sku, quantity) in part.quantities {
+        changes.append(.absolute(.init(sku: sku, locationID: locationID), quantity, timeUnixMs: part.asOfUnixMs))
+      }
+      if part.mode == .replace {
+        changes.append(
+          .zeroMissing(locationID: locationID, keep: Set(part.quantities.keys), timeUnixMs: part.asOfUnixMs))
+      }
+    }
+    let (lsn, _) = table.apply(changes, nowUnixMs: nowUnixMs)
+    var result = Omnistock_V1_SnapshotResult()
+    result.snapshotID = snapshotID ?? ""
+    result.lsn = lsn
+    result.chunks = UInt32(clamping: chunks)
+    result.entries = UInt64(entries)
+    result.locations = order.map { locationID in
+      let part = parts[locationID]!
+      var location = Omnistock_V1_SnapshotLocationResult()
+      location.locationID = locationID
+      location.mode = part.mode
+      location.asOfUnixMs = part.asOfUnixMs
+      location.entries = UInt64(part.quantities.count)
+      return location
+    }
+    return result
+  }
+}

@@ -1,0 +1,11 @@
+import ArgumentParser
+
+/// `omnistock`: the server and its tools.
+@main
+struct OmniStockCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "omnistock",
+    abstract: "OmniStock: real-time inventory availability for omnichannel retail.",
+    subcommands: [ServeCommand.self]
+  )
+}
