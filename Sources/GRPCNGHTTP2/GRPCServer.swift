@@ -150,6 +150,11 @@ public final class GRPCServer: Sendable {
     }
   }
 
+  /// Whether the server has stopped (or was shut down before it started).
+  public var isStopped: Bool {
+    state.withLock { if case .stopped = $0 { true } else { false } }
+  }
+
   /// Stops accepting, drains connections (GOAWAY, in-flight calls finish), then stops.
   public func beginGracefulShutdown() {
     let toDrain: (listener: (any Channel)?, connections: [any Channel])? = state.withLock { state in

@@ -32,11 +32,21 @@ public final class OmniStockServer: Service, Sendable {
   private let grpcServer: GRPCServer
   private let dataDirectory: DataDirectory
   private let logger: Logger
+  private let onListening: (@Sendable (SocketAddress) -> Void)?
 
   /// Builds every part of the server; nothing listens until ``start()`` or ``run()``.
-  public init(configuration: Configuration, logger: Logger = Logger(label: "omnistock")) throws {
+  ///
+  /// - Parameter onListening: called once by ``run()`` when the socket is bound, before any call
+  ///   is served (the executable prints the address from it). Because ``run()`` is started by the
+  ///   `ServiceGroup` after it has installed its signal handlers, a SIGTERM that follows this
+  ///   callback is always a graceful shutdown.
+  public init(
+    configuration: Configuration, logger: Logger = Logger(label: "omnistock"),
+    onListening: (@Sendable (SocketAddress) -> Void)? = nil
+  ) throws {
     self.configuration = configuration
     self.logger = logger
+    self.onListening = onListening
     self.dataDirectory = try DataDirectory(path: configuration.dataDirectory)
     let table = ProvisionalStockTable()
     let health = HealthStatusBoard(services: OmniStockMethods.serviceNames)
@@ -65,6 +75,11 @@ public final class OmniStockServer: Service, Sendable {
   /// Serves until graceful shutdown, then drains and returns.
   public func run() async throws {
     try await withGracefulShutdownHandler {
+      if grpcServer.localAddress == nil {
+        guard !grpcServer.isStopped else { return }  // shut down before it ever listened
+        let address = try await grpcServer.start()
+        onListening?(address)
+      }
       try await grpcServer.serve()
     } onGracefulShutdown: {
       self.beginGracefulShutdown()

@@ -90,13 +90,15 @@ struct ServeCommand: AsyncParsableCommand {
             maxConcurrentStreams: UInt32(maxConcurrentStreams),
             gracefulShutdownTimeout: .seconds(shutdownGraceSeconds)),
           dataDirectory: dataDirectory),
-        logger: logger)
+        logger: logger,
+        onListening: { address in
+          // The contract with scripts and tests: one line on stdout once calls are accepted.
+          print("omnistock listening on \(address.ipAddress ?? "?"):\(address.port ?? 0)")
+          fflush(nil)
+        })
     } catch {
       throw ValidationError("\(error)")
     }
-    let address = try await server.start()
-    print("omnistock listening on \(address.ipAddress ?? host):\(address.port ?? port)")
-    fflush(nil)
     let group = ServiceGroup(
       configuration: .init(
         services: [.init(service: server)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
