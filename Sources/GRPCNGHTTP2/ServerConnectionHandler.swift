@@ -644,44 +644,49 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
   }
 
   private func submitTrailers(session: OpaquePointer, stream: ServerStream, status: GRPCStatus) {
-    withStatusFields(status, leading: []) { fields in
+    withStatusFields(status, trailersOnly: false) { fields in
       _ = nghttp2_submit_trailer(session, stream.id, fields.baseAddress, fields.count)
     }
   }
 
   private func submitTrailersOnly(session: OpaquePointer, stream: ServerStream, status: GRPCStatus) {
-    let strings = StaticHeaderStrings.shared
-    let leading = [
-      StaticHeaderStrings.field(strings.status, strings.status200),
-      StaticHeaderStrings.field(strings.contentType, strings.applicationGRPC),
-    ]
-    withStatusFields(status, leading: leading) { fields in
+    withStatusFields(status, trailersOnly: true) { fields in
       _ = nghttp2_submit_response(session, stream.id, fields.baseAddress, fields.count, nil)
     }
   }
 
-  /// Builds `leading + grpc-status (+ grpc-message) (+ grpc-accept-encoding)` on the stack.
+  /// Builds the status fields on the stack (no allocation for a status without a message):
+  /// `[:status, content-type]` for a trailers-only response, then `grpc-status`,
+  /// `grpc-accept-encoding` for `UNIMPLEMENTED`, and the percent-encoded `grpc-message` if any.
   private func withStatusFields(
-    _ status: GRPCStatus, leading: [nghttp2_nv], _ body: (UnsafeMutableBufferPointer<nghttp2_nv>) -> Void
+    _ status: GRPCStatus, trailersOnly: Bool, _ body: (UnsafeMutableBufferPointer<nghttp2_nv>) -> Void
   ) {
     let strings = StaticHeaderStrings.shared
-    var fields = leading
-    fields.append(StaticHeaderStrings.field(strings.grpcStatus, strings.statusDigits[Int(status.code.rawValue)]))
-    if status.code == .unimplemented {
-      fields.append(StaticHeaderStrings.field(strings.grpcAcceptEncoding, strings.identity))
-    }
-    guard !status.message.isEmpty else {
-      fields.withUnsafeMutableBufferPointer { body($0) }
-      return
-    }
-    var encoded = PercentEncoding.encode(status.message)
-    encoded.withUnsafeMutableBufferPointer { message in
-      // The message value is copied by libnghttp2 (no NO_COPY_VALUE flag): it only lives here.
-      fields.append(
-        nghttp2_nv(
+    withUnsafeTemporaryAllocation(of: nghttp2_nv.self, capacity: 5) { fields in
+      var count = 0
+      if trailersOnly {
+        fields[0] = StaticHeaderStrings.field(strings.status, strings.status200)
+        fields[1] = StaticHeaderStrings.field(strings.contentType, strings.applicationGRPC)
+        count = 2
+      }
+      fields[count] = StaticHeaderStrings.field(strings.grpcStatus, strings.statusDigits[Int(status.code.rawValue)])
+      count += 1
+      if status.code == .unimplemented {
+        fields[count] = StaticHeaderStrings.field(strings.grpcAcceptEncoding, strings.identity)
+        count += 1
+      }
+      guard !status.message.isEmpty else {
+        body(UnsafeMutableBufferPointer(rebasing: fields[0..<count]))
+        return
+      }
+      var encoded = PercentEncoding.encode(status.message)
+      encoded.withUnsafeMutableBufferPointer { message in
+        // The message value is copied by libnghttp2 (no NO_COPY_VALUE flag): it only lives here.
+        fields[count] = nghttp2_nv(
           name: strings.grpcMessage.pointer, value: message.baseAddress, namelen: strings.grpcMessage.count,
-          valuelen: message.count, flags: UInt8(NGHTTP2_NV_FLAG_NO_COPY_NAME.rawValue)))
-      fields.withUnsafeMutableBufferPointer { body($0) }
+          valuelen: message.count, flags: UInt8(NGHTTP2_NV_FLAG_NO_COPY_NAME.rawValue))
+        body(UnsafeMutableBufferPointer(rebasing: fields[0...count]))
+      }
     }
   }
 }
