@@ -5,6 +5,7 @@
 // Targets (one job each):
 // - CNGHTTP2:          system-library shim over Debian's libnghttp2 (HTTP/2 framing, HPACK, flow control).
 // - GRPCNGHTTP2:       a thin gRPC-over-HTTP/2 server on libnghttp2 + SwiftNIO. Knows gRPC, not inventory.
+// - StockIndex:        the in-memory sharded index of positions and group totals; lock-free reads.
 // - OmniStockAPI:      generated protobuf messages (committed; `tools/generate-protos.sh`).
 // - OmniStockAPIGRPC:  generated grpc-swift-2 stubs (committed); tests and benchmarks use them as an
 //                      independent client and as the baseline server. The server itself does not.
@@ -21,6 +22,7 @@ let defaultSwiftSettings: [SwiftSetting] = [
 
 let dependencies: [Package.Dependency] = [
   .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+  .package(url: "https://github.com/apple/swift-atomics.git", from: "1.3.0"),
   .package(url: "https://github.com/apple/swift-collections.git", from: "1.1.0"),
   .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
   .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -47,6 +49,13 @@ let targets: [Target] = [
       .product(name: "DequeModule", package: "swift-collections"),
       .product(name: "SwiftProtobuf", package: "swift-protobuf"),
       .product(name: "Logging", package: "swift-log"),
+    ],
+    swiftSettings: defaultSwiftSettings
+  ),
+  .target(
+    name: "StockIndex",
+    dependencies: [
+      .product(name: "Atomics", package: "swift-atomics")
     ],
     swiftSettings: defaultSwiftSettings
   ),
@@ -105,6 +114,11 @@ let targets: [Target] = [
     swiftSettings: defaultSwiftSettings
   ),
   .testTarget(
+    name: "StockIndexTests",
+    dependencies: ["StockIndex"],
+    swiftSettings: defaultSwiftSettings
+  ),
+  .testTarget(
     name: "OmniStockServerTests",
     dependencies: [
       "OmniStockServer",
@@ -129,6 +143,7 @@ let package = Package(
     .executable(name: "omnistock", targets: ["omnistock"]),
     .library(name: "GRPCNGHTTP2", targets: ["GRPCNGHTTP2"]),
     .library(name: "OmniStockAPI", targets: ["OmniStockAPI"]),
+    .library(name: "StockIndex", targets: ["StockIndex"]),
     .library(name: "OmniStockAPIGRPC", targets: ["OmniStockAPIGRPC"]),
     .library(name: "OmniStockServer", targets: ["OmniStockServer"]),
   ],
