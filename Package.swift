@@ -82,6 +82,7 @@ let targets: [Target] = [
     dependencies: [
       "GRPCNGHTTP2",
       "OmniStockAPI",
+      "StockIndex",
       .product(name: "NIOCore", package: "swift-nio"),
       .product(name: "NIOPosix", package: "swift-nio"),
       .product(name: "SwiftProtobuf", package: "swift-protobuf"),
@@ -122,6 +123,7 @@ let targets: [Target] = [
     name: "OmniStockServerTests",
     dependencies: [
       "OmniStockServer",
+      "StockIndex",
       "GRPCNGHTTP2",
       "OmniStockAPI",
       "OmniStockAPIGRPC",

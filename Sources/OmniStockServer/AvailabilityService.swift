@@ -1,49 +1,62 @@
 public import GRPCNGHTTP2
 import OmniStockAPI
+public import StockIndex
 
-/// `omnistock.v1.Availability`: the storefront's reads.
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// `omnistock.v1.Availability`: the storefront's reads, answered from the ``StockIndex``.
 ///
-/// `GetAvailability` and `BatchGetAvailability` are answered inline on the connection's event loop
-/// (no task, no hop) from the stock table. `WhereAvailable` and `WatchAvailability` are part of the
-/// contract and answer `UNIMPLEMENTED` until the index and the engine land (issues 3 and 5).
+/// `GetAvailability`, `BatchGetAvailability` and `WhereAvailable` run inline on the connection's
+/// event loop (no task, no hop); the index reads take no lock. `WatchAvailability` answers
+/// `UNIMPLEMENTED` until the engine lands (issue 5).
 public struct AvailabilityService: Sendable {
   /// The most queries one `BatchGetAvailability` may carry.
   public static let maxBatchQueries = 10_000
+  /// The most locations `WhereAvailable` returns.
+  public static let maxWhereAvailableLimit = 1_000
 
-  let table: ProvisionalStockTable
+  let index: StockIndex
+  let directory: LocationDirectory
 
-  public init(table: ProvisionalStockTable) {
-    self.table = table
+  public init(index: StockIndex, directory: LocationDirectory) {
+    self.index = index
+    self.directory = directory
   }
 
   /// Adds this service's methods to `router`.
   public func register(into router: inout RPCRouter) {
     router.unary(OmniStockMethods.Availability.getAvailability) {
       (request: Omnistock_V1_GetAvailabilityRequest, _) in
-      try self.getAvailability(request)
+      try self.getAvailability(request, nowUnixMs: WallClock.nowUnixMs())
     }
     router.unary(OmniStockMethods.Availability.batchGetAvailability) {
       (request: Omnistock_V1_BatchGetAvailabilityRequest, _) in
-      try self.batchGetAvailability(request)
+      try self.batchGetAvailability(request, nowUnixMs: WallClock.nowUnixMs())
     }
-    router.unimplemented(
-      OmniStockMethods.Availability.whereAvailable, reason: "location search needs the stock index (issue 3)")
+    router.unary(OmniStockMethods.Availability.whereAvailable) {
+      (request: Omnistock_V1_WhereAvailableRequest, _) in
+      try self.whereAvailable(request, nowUnixMs: WallClock.nowUnixMs())
+    }
     router.unimplemented(
       OmniStockMethods.Availability.watchAvailability, reason: "watching changes needs the inventory engine (issue 5)")
   }
 
-  func getAvailability(_ request: Omnistock_V1_GetAvailabilityRequest) throws(GRPCStatus)
+  func getAvailability(_ request: Omnistock_V1_GetAvailabilityRequest, nowUnixMs: Int64) throws(GRPCStatus)
     -> Omnistock_V1_GetAvailabilityResponse
   {
     guard request.hasQuery else { throw GRPCStatus(.invalidArgument, "query is missing") }
     let lsn = try checkMinimumLSN(request.options)
     var response = Omnistock_V1_GetAvailabilityResponse()
-    response.availability = try answer(request.query)
+    response.availability = try answer(request.query, excludeStale: request.options.excludeStale, nowUnixMs: nowUnixMs)
     response.indexLsn = lsn
     return response
   }
 
-  func batchGetAvailability(_ request: Omnistock_V1_BatchGetAvailabilityRequest) throws(GRPCStatus)
+  func batchGetAvailability(_ request: Omnistock_V1_BatchGetAvailabilityRequest, nowUnixMs: Int64) throws(GRPCStatus)
     -> Omnistock_V1_BatchGetAvailabilityResponse
   {
     guard request.queries.count <= Self.maxBatchQueries else {
@@ -54,14 +67,14 @@ public struct AvailabilityService: Sendable {
     let lsn = try checkMinimumLSN(request.options)
     var response = Omnistock_V1_BatchGetAvailabilityResponse()
     response.results.reserveCapacity(request.queries.count)
-    for (index, query) in request.queries.enumerated() {
+    for (position, query) in request.queries.enumerated() {
       var result = Omnistock_V1_AvailabilityResult()
       do {
-        result.availability = try answer(query)
+        result.availability = try answer(query, excludeStale: request.options.excludeStale, nowUnixMs: nowUnixMs)
       } catch {
         var queryError = Omnistock_V1_QueryError()
         queryError.code = Int32(error.code.rawValue)
-        queryError.message = "queries[\(index)]: \(error.message)"
+        queryError.message = "queries[\(position)]: \(error.message)"
         result.error = queryError
       }
       response.results.append(result)
@@ -70,10 +83,82 @@ public struct AvailabilityService: Sendable {
     return response
   }
 
-  /// The table applies each change before it is acknowledged, so any LSN a client has seen is
-  /// already visible; a larger one was never issued by this server.
+  func whereAvailable(_ request: Omnistock_V1_WhereAvailableRequest, nowUnixMs: Int64) throws(GRPCStatus)
+    -> Omnistock_V1_WhereAvailableResponse
+  {
+    if let problem = IdentifierRules.problem(with: request.sku, field: "sku") { throw GRPCStatus(.invalidArgument, problem) }
+    if let problem = IdentifierRules.problem(with: request.groupID, field: "group_id") {
+      throw GRPCStatus(.invalidArgument, problem)
+    }
+    guard request.limit <= Self.maxWhereAvailableLimit else {
+      throw GRPCStatus(.invalidArgument, "limit must be at most \(Self.maxWhereAvailableLimit)")
+    }
+    if request.radiusKm != 0 && !request.hasNear {
+      throw GRPCStatus(.invalidArgument, "radius_km needs a `near` point")
+    }
+    guard request.radiusKm >= 0, request.radiusKm.isFinite else {
+      throw GRPCStatus(.invalidArgument, "radius_km must be a non-negative number")
+    }
+    if request.hasNear {
+      guard (-90...90).contains(request.near.latitude), (-180...180).contains(request.near.longitude) else {
+        throw GRPCStatus(.invalidArgument, "near is out of range: latitude -90...90, longitude -180...180")
+      }
+    }
+    let lsn = try checkMinimumLSN(request.options)
+    guard let groupID = index.groups.id(of: request.groupID), let members = index.members(ofGroup: groupID) else {
+      throw GRPCStatus(.notFound, "unknown group '\(request.groupID)'")
+    }
+    let excludeStale = request.options.excludeStale || !index.includesStale(group: groupID)
+    let minimum = max(1, request.minAvailable)
+    let skuID = index.skus.id(of: request.sku)
+    var found: [(rank: Int, distance: Double?, location: Omnistock_V1_AvailableLocation)] = []
+    for (rank, member) in members.enumerated() {
+      guard let skuID, let settings = index.settings(ofLocation: member),
+        let locationID = index.locations.string(for: member)
+      else { continue }
+      let reading = index.position(sku: skuID, location: member, nowUnixMs: nowUnixMs, excludeStale: excludeStale)
+      guard reading.available >= minimum, let record = directory.location(locationID) else { continue }
+      if !request.requiredCapabilities.allSatisfy(record.capabilities.contains) { continue }
+      var distance: Double?
+      if request.hasNear, record.hasCoordinates {
+        distance = Self.greatCircleKm(request.near, record.coordinates)
+      }
+      if request.radiusKm > 0 {
+        guard let distance, distance <= request.radiusKm else { continue }
+      }
+      var entry = Omnistock_V1_AvailableLocation()
+      entry.availability = PositionResponses.position(
+        sku: request.sku, locationID: locationID, reading: reading, settings: settings, nowUnixMs: nowUnixMs)
+      entry.kind = record.kind
+      entry.displayName = record.displayName
+      entry.capabilities = record.capabilities
+      if record.hasCoordinates { entry.coordinates = record.coordinates }
+      if let distance { entry.distanceKm = distance }
+      found.append((rank, distance, entry))
+    }
+    if request.hasNear {
+      found.sort { lhs, rhs in
+        switch (lhs.distance, rhs.distance) {
+        case let (left?, right?) where left != right: return left < right
+        case (.some, nil): return true
+        case (nil, .some): return false
+        default: return lhs.location.availability.available > rhs.location.availability.available
+        }
+      }
+    }
+    var response = Omnistock_V1_WhereAvailableResponse()
+    response.totalAvailable = found.reduce(0) { $0 + $1.location.availability.available }
+    response.totalLocations = UInt32(found.count)
+    let limit = request.limit == 0 ? 50 : Int(request.limit)
+    response.locations = found.prefix(limit).map(\.location)
+    response.indexLsn = lsn
+    return response
+  }
+
+  /// Every LSN this server acknowledged is already applied; a larger one was never issued.
+  /// (Waiting for a future LSN, bounded by the deadline, arrives with the engine, issue 5.)
   private func checkMinimumLSN(_ options: Omnistock_V1_ReadOptions) throws(GRPCStatus) -> UInt64 {
-    let lsn = table.lsn
+    let lsn = index.lsn
     if options.minLsn > lsn {
       throw GRPCStatus(
         .failedPrecondition,
@@ -82,7 +167,9 @@ public struct AvailabilityService: Sendable {
     return lsn
   }
 
-  private func answer(_ query: Omnistock_V1_AvailabilityQuery) throws(GRPCStatus) -> Omnistock_V1_PositionAvailability {
+  private func answer(_ query: Omnistock_V1_AvailabilityQuery, excludeStale: Bool, nowUnixMs: Int64) throws(GRPCStatus)
+    -> Omnistock_V1_PositionAvailability
+  {
     if let problem = IdentifierRules.problem(with: query.sku, field: "sku") {
       throw GRPCStatus(.invalidArgument, problem)
     }
@@ -91,39 +178,66 @@ public struct AvailabilityService: Sendable {
       if let problem = IdentifierRules.problem(with: locationID, field: "location_id") {
         throw GRPCStatus(.invalidArgument, problem)
       }
-      let (position, _) = table.read(.init(sku: query.sku, locationID: locationID))
-      return Self.availability(sku: query.sku, locationID: locationID, position: position)
+      guard let location = index.locations.id(of: locationID), let settings = index.settings(ofLocation: location) else {
+        throw GRPCStatus(.notFound, "unknown location '\(locationID)'")
+      }
+      let reading = index.position(
+        sku: index.skus.id(of: query.sku) ?? StockIndex.unknownSKU, location: location, nowUnixMs: nowUnixMs,
+        excludeStale: excludeStale)
+      return PositionResponses.position(
+        sku: query.sku, locationID: locationID, reading: reading, settings: settings, nowUnixMs: nowUnixMs)
     case .groupID(let groupID):
       if let problem = IdentifierRules.problem(with: groupID, field: "group_id") {
         throw GRPCStatus(.invalidArgument, problem)
       }
-      throw GRPCStatus(
-        .notFound, "unknown group '\(groupID)': location groups arrive with the inventory engine (issue 5)")
+      guard let group = index.groups.id(of: groupID),
+        let reading = index.group(sku: index.skus.id(of: query.sku) ?? StockIndex.unknownSKU, group: group, nowUnixMs: nowUnixMs, excludeStale: excludeStale)
+      else {
+        throw GRPCStatus(.notFound, "unknown group '\(groupID)'")
+      }
+      return groupAnswer(sku: query.sku, groupID: groupID, group: group, reading: reading, excludeStale: excludeStale, nowUnixMs: nowUnixMs)
     case nil:
       throw GRPCStatus(.invalidArgument, "query target is not set: give location_id or group_id")
     }
   }
 
-  static func availability(
-    sku: String, locationID: String, position: ProvisionalStockTable.Position?
+  private func groupAnswer(
+    sku: String, groupID: String, group: UInt32, reading: GroupReading, excludeStale: Bool, nowUnixMs: Int64
   ) -> Omnistock_V1_PositionAvailability {
     var result = Omnistock_V1_PositionAvailability()
     result.sku = sku
-    result.locationID = locationID
-    result.exists = position != nil
-    result.contributingLocations = 1
-    guard let position else {
-      result.status = .outOfStock
-      return result
+    result.groupID = groupID
+    result.onHand = reading.totals.onHand
+    result.reserved = reading.totals.reserved
+    result.safetyStock = reading.totals.safetyStock
+    result.available = reading.totals.available
+    result.status = PositionResponses.status(reading.status)
+    result.lsn = reading.totals.lsn
+    result.lowStockThreshold = reading.lowStockThreshold
+    result.locationsWithStock = UInt32(clamping: reading.totals.locationsWithStock)
+    result.contributingLocations = UInt32(clamping: reading.contributingLocations)
+    result.stale = reading.anyStale
+    result.exists = reading.exists
+    let dropStale = excludeStale || !index.includesStale(group: group)
+    for member in index.members(ofGroup: group) ?? [] {
+      guard let settings = index.settings(ofLocation: member), let name = index.locations.string(for: member) else { continue }
+      let stale = index.isStale(location: member, nowUnixMs: nowUnixMs)
+      let last = index.lastUpdateUnixMs(location: member)
+      result.freshness.append(
+        PositionResponses.freshness(
+          locationID: name, lastUpdateUnixMs: last, stale: stale, staleAfterSeconds: settings.staleAfterSeconds,
+          included: settings.active && !(stale && dropStale), nowUnixMs: nowUnixMs))
     }
-    result.onHand = position.onHand
-    result.available = max(0, position.onHand)
-    result.status = result.available > 0 ? .inStock : .outOfStock
-    result.locationsWithStock = result.available > 0 ? 1 : 0
-    result.lsn = position.lsn
-    result.updatedAtUnixMs = position.updatedAtUnixMs
-    result.sourceTimeUnixMs = position.sourceTimeUnixMs
-    result.lastAbsoluteTimeUnixMs = position.lastAbsoluteTimeUnixMs
     return result
+  }
+
+  /// Great-circle distance (haversine, mean Earth radius 6,371 km).
+  static func greatCircleKm(_ from: Omnistock_V1_GeoPoint, _ to: Omnistock_V1_GeoPoint) -> Double {
+    let radians = Double.pi / 180
+    let dLat = (to.latitude - from.latitude) * radians
+    let dLon = (to.longitude - from.longitude) * radians
+    let a =
+      sin(dLat / 2) * sin(dLat / 2) + cos(from.latitude * radians) * cos(to.latitude * radians) * sin(dLon / 2) * sin(dLon / 2)
+    return 6_371 * 2 * atan2(a.squareRoot(), (1 - a).squareRoot())
   }
 }

@@ -1,4 +1,5 @@
 import OmniStockAPI
+import StockIndex
 
 /// The rules a stock event must satisfy (SPEC section 3), as sentences a POS developer can act on.
 enum EventValidation {
@@ -51,12 +52,11 @@ enum EventValidation {
   }
 
   /// The change an accepted event makes to its position.
-  static func change(for event: Omnistock_V1_StockEvent) -> ProvisionalStockTable.Change {
-    let key = ProvisionalStockTable.Key(sku: event.sku, locationID: event.locationID)
+  static func change(for event: Omnistock_V1_StockEvent) -> StockUpdate.Change {
     switch event.type {
-    case .sale: return .delta(key, -event.quantity, eventTimeUnixMs: event.eventTimeUnixMs)
-    case .count: return .absolute(key, event.quantity, timeUnixMs: event.eventTimeUnixMs)
-    default: return .delta(key, event.quantity, eventTimeUnixMs: event.eventTimeUnixMs)
+    case .sale: .adjust(delta: -event.quantity)
+    case .count: .set(onHand: event.quantity, asOfUnixMs: event.eventTimeUnixMs)
+    default: .adjust(delta: event.quantity)
     }
   }
 }

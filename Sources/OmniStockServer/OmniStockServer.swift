@@ -2,9 +2,10 @@ public import GRPCNGHTTP2
 public import Logging
 public import NIOCore
 public import ServiceLifecycle
+public import StockIndex
 import OmniStockAPI
 
-/// The OmniStock server: the gRPC services wired to the stock table, as a `Service` for
+/// The OmniStock server: the gRPC services wired to the stock index, as a `Service` for
 /// swift-service-lifecycle.
 ///
 /// ## Lifecycle
@@ -27,7 +28,8 @@ public final class OmniStockServer: Service, Sendable {
   }
 
   public let configuration: Configuration
-  public let table: ProvisionalStockTable
+  public let index: StockIndex
+  public let directory: LocationDirectory
   public let health: HealthStatusBoard
   private let grpcServer: GRPCServer
   private let dataDirectory: DataDirectory
@@ -48,19 +50,24 @@ public final class OmniStockServer: Service, Sendable {
     self.logger = logger
     self.onListening = onListening
     self.dataDirectory = try DataDirectory(path: configuration.dataDirectory)
-    let table = ProvisionalStockTable()
+    let index = StockIndex()
+    let directory = LocationDirectory(index: index)
     let health = HealthStatusBoard(services: OmniStockMethods.serviceNames)
-    self.table = table
+    self.index = index
+    self.directory = directory
     self.health = health
     self.grpcServer = GRPCServer(
-      configuration: configuration.grpc, router: Self.router(table: table, health: health), logger: logger)
+      configuration: configuration.grpc, router: Self.router(index: index, directory: directory, health: health),
+      logger: logger)
   }
 
   /// The router with every method of the contract.
-  public static func router(table: ProvisionalStockTable, health: HealthStatusBoard) -> RPCRouter {
+  public static func router(index: StockIndex, directory: LocationDirectory, health: HealthStatusBoard) -> RPCRouter {
     var router = RPCRouter()
-    AvailabilityService(table: table).register(into: &router)
-    IngestService(table: table).register(into: &router)
+    let writer = StockWriter(index: index)
+    AvailabilityService(index: index, directory: directory).register(into: &router)
+    IngestService(writer: writer, directory: directory).register(into: &router)
+    AdminService(writer: writer, directory: directory).register(into: &router)
     HealthService(board: health).register(into: &router)
     PendingServices.register(into: &router)
     return router

@@ -1,5 +1,6 @@
 import GRPCNGHTTP2
 import OmniStockAPI
+import StockIndex
 
 /// Collects the chunks of one `SyncSnapshot` stream, checks them, and applies the whole snapshot
 /// at once when the stream completes (nothing applies before, nothing applies on error).
@@ -61,26 +62,41 @@ struct SnapshotAssembler {
     parts[chunk.locationID] = part
   }
 
-  func apply(to table: ProvisionalStockTable, nowUnixMs: Int64) throws(GRPCStatus) -> Omnistock_V1_SnapshotResult {
+  /// Applies the whole snapshot under one LSN (each position atomically for readers).
+  func apply(writer: StockWriter, directory: LocationDirectory, nowUnixMs: Int64) throws(GRPCStatus)
+    -> Omnistock_V1_SnapshotResult
+  {
     guard chunks > 0 else { throw GRPCStatus(.invalidArgument, "the snapshot stream carried no chunks") }
-    var changes: [ProvisionalStockTable.Change] = []
-    for locationID in order {
+    let index = writer.index
+    var updates: [StockUpdate] = []
+    var owners: [Int] = []  // which location (offset in `order`) each update belongs to
+    var zeroing: [Bool] = []
+    for (offset, locationID) in order.enumerated() {
       let part = parts[locationID]!
-      for (sku, quantity) in part.quantities {
-        changes.append(.absolute(.init(sku: sku, locationID: locationID), quantity, timeUnixMs: part.asOfUnixMs))
+      guard let location = directory.ensureLocation(locationID, nowUnixMs: nowUnixMs) else {
+        throw GRPCStatus(.resourceExhausted, "no room for location '\(locationID)': the server holds the maximum")
+      }
+      var listed = Set<UInt32>()
+      for (skuText, quantity) in part.quantities {
+        guard let sku = index.skus.intern(skuText) else {
+          throw GRPCStatus(.resourceExhausted, "no room for sku '\(skuText)': the server holds the maximum of SKUs")
+        }
+        listed.insert(sku)
+        updates.append(StockUpdate(sku: sku, location: location, change: .set(onHand: quantity, asOfUnixMs: part.asOfUnixMs)))
+        owners.append(offset)
+        zeroing.append(false)
       }
       if part.mode == .replace {
-        changes.append(
-          .zeroMissing(locationID: locationID, keep: Set(part.quantities.keys), timeUnixMs: part.asOfUnixMs))
+        for sku in index.skus(atLocation: location) where !listed.contains(sku) {
+          updates.append(StockUpdate(sku: sku, location: location, change: .set(onHand: 0, asOfUnixMs: part.asOfUnixMs)))
+          owners.append(offset)
+          zeroing.append(true)
+        }
       }
+      index.touch(location: location, nowUnixMs: nowUnixMs)
     }
-    let (lsn, _) = table.apply(changes, nowUnixMs: nowUnixMs)
-    var result = Omnistock_V1_SnapshotResult()
-    result.snapshotID = snapshotID ?? ""
-    result.lsn = lsn
-    result.chunks = UInt32(clamping: chunks)
-    result.entries = UInt64(entries)
-    result.locations = order.map { locationID in
+    let (lsn, outcomes) = writer.commit(updates, nowUnixMs: nowUnixMs)
+    var results = order.map { locationID -> Omnistock_V1_SnapshotLocationResult in
       let part = parts[locationID]!
       var location = Omnistock_V1_SnapshotLocationResult()
       location.locationID = locationID
@@ -89,6 +105,22 @@ struct SnapshotAssembler {
       location.entries = UInt64(part.quantities.count)
       return location
     }
+    for (offset, outcome) in outcomes.enumerated() {
+      switch outcome {
+      case .applied:
+        if zeroing[offset] { results[owners[offset]].positionsZeroed += 1 } else { results[owners[offset]].positionsSet += 1 }
+      case .keptNewer:
+        results[owners[offset]].positionsKeptNewer += 1
+      case .indexFull:
+        throw GRPCStatus(.resourceExhausted, "the stock index has no room for more positions")
+      }
+    }
+    var result = Omnistock_V1_SnapshotResult()
+    result.snapshotID = snapshotID ?? ""
+    result.lsn = lsn
+    result.chunks = UInt32(clamping: chunks)
+    result.entries = UInt64(entries)
+    result.locations = results
     return result
   }
 }

@@ -54,6 +54,9 @@ public final class StockIndex: @unchecked Sendable {
   public static let maxLocations = IndexKey.maxTargets
   public static let maxGroups = IndexKey.maxTargets
 
+  /// A SKU id that is never assigned: reads with it see an empty position / zero totals.
+  public static let unknownSKU = UInt32(IndexKey.maxSKUs)
+
   public let skus: StringInterner
   public let locations: StringInterner
   public let groups: StringInterner
@@ -194,7 +197,7 @@ public final class StockIndex: @unchecked Sendable {
   /// A group by strings, `nil` if unknown; an unknown SKU reads as zero totals.
   public func group(sku: String, group: String, nowUnixMs: Int64, excludeStale: Bool = false) -> GroupReading? {
     guard let groupID = groups.id(of: group) else { return nil }
-    return self.group(sku: skus.id(of: sku) ?? UInt32(IndexKey.maxSKUs), group: groupID, nowUnixMs: nowUnixMs, excludeStale: excludeStale)
+    return self.group(sku: skus.id(of: sku) ?? Self.unknownSKU, group: groupID, nowUnixMs: nowUnixMs, excludeStale: excludeStale)
   }
 
   /// The members of a group in priority order, or `nil` for an unknown group.
@@ -210,6 +213,11 @@ public final class StockIndex: @unchecked Sendable {
   /// Settings of a declared location, or `nil`.
   public func settings(ofLocation location: UInt32) -> LocationSettings? {
     locationTable.isDeclared(location) ? locationTable.settings(location) : nil
+  }
+
+  /// Server time of the location's last change, Unix ms (0 = never).
+  public func lastUpdateUnixMs(location: UInt32) -> Int64 {
+    locationTable.lastUpdateUnixMs(location)
   }
 
   /// Whether the location is stale at `nowUnixMs`.
@@ -441,6 +449,18 @@ public final class StockIndex: @unchecked Sendable {
   }
 
   // MARK: - Introspection
+
+  /// The SKUs that have a position at `location` (a scan of every shard's key table; for
+  /// administrative work such as REPLACE snapshots, not for the read path).
+  public func skus(atLocation location: UInt32) -> [UInt32] {
+    var result: [UInt32] = []
+    for shardIndex in 0..<shards.count {
+      views[shardIndex].table.forEachEntry { entry in
+        if !IndexKey.isGroup(entry) && IndexKey.target(of: entry) == location { result.append(IndexKey.sku(of: entry)) }
+      }
+    }
+    return result
+  }
 
   /// Positions and group totals stored, and bytes allocated for them (slots and key tables).
   public func statistics() -> (slots: Int, allocatedBytes: Int) {

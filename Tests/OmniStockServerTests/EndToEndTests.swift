@@ -70,7 +70,8 @@ struct EndToEndTests {
       #expect(response.results[0].availability.onHand == 5)
       #expect(response.results[1].error.code == 3)
       #expect(response.results[1].error.message.contains("sku"))
-      #expect(response.results[2].availability.exists == false)
+      #expect(response.results[2].error.code == 5)
+      #expect(response.results[2].error.message.contains("store-2"))
 
       request.queries = Array(repeating: Fixtures.query(sku: sku, location: "store-1"), count: 10_001)
       let code = await failureCode { _ = try await availability.batchGetAvailability(request) }
@@ -258,6 +259,7 @@ struct EndToEndTests {
         #expect(error.code == .resourceExhausted)
         #expect(error.message.contains("4194304"))
       }
+      _ = try await Omnistock_V1_Admin.Client(wrapping: client).upsertLocation(Fixtures.location("store-1"))
       let read = try await availability.getAvailability(Fixtures.get(sku: "SKU-1"))
       #expect(read.availability.sku == "SKU-1")
     }
@@ -314,6 +316,7 @@ struct EndToEndTests {
     defer { server.stop() }
     try await withClient(port: server.port) { client in
       let availability = Omnistock_V1_Availability.Client(wrapping: client)
+      _ = try await Omnistock_V1_Admin.Client(wrapping: client).upsertLocation(Fixtures.location("store-1"))
       let succeeded = try await withThrowingTaskGroup(of: Bool.self) { group in
         for index in 0..<300 {
           group.addTask {

@@ -36,6 +36,33 @@ enum Fixtures {
     return query
   }
 
+  static func location(
+    _ id: String, kind: Omnistock_V1_LocationKind = .store, safety: Int64 = 0, lowStock: Int64 = 0,
+    coordinates: (Double, Double)? = nil, capabilities: [Omnistock_V1_FulfillmentCapability] = [.ship]
+  ) -> Omnistock_V1_UpsertLocationRequest {
+    var request = Omnistock_V1_UpsertLocationRequest()
+    request.location.locationID = id
+    request.location.kind = kind
+    request.location.displayName = "Location \(id)"
+    request.location.active = true
+    request.location.defaultSafetyStock = safety
+    request.location.lowStockThreshold = lowStock
+    request.location.capabilities = capabilities
+    if let (latitude, longitude) = coordinates {
+      request.location.coordinates.latitude = latitude
+      request.location.coordinates.longitude = longitude
+    }
+    return request
+  }
+
+  static func group(_ id: String, members: [String], includeStale: Bool = true) -> Omnistock_V1_UpsertGroupRequest {
+    var request = Omnistock_V1_UpsertGroupRequest()
+    request.group.groupID = id
+    request.group.locationIds = members
+    request.group.includeStale = includeStale
+    return request
+  }
+
   static func get(sku: String, location: String = "store-1") -> Omnistock_V1_GetAvailabilityRequest {
     var request = Omnistock_V1_GetAvailabilityRequest()
     request.query = query(sku: sku, location: location)

@@ -2,6 +2,7 @@ import GRPCCore
 import GRPCNGHTTP2
 import OmniStockAPIGRPC
 import OmniStockServer
+import StockIndex
 import Testing
 
 /// The server spells its method paths by hand (it does not link grpc-swift); they must match the
@@ -22,8 +23,10 @@ struct MethodTableTests {
 
   @Test("the server routes every method of the contract")
   func everyMethodRouted() {
+    let index = StockIndex()
     let router = OmniStockServer.router(
-      table: ProvisionalStockTable(), health: HealthStatusBoard(services: OmniStockMethods.serviceNames))
+      index: index, directory: LocationDirectory(index: index),
+      health: HealthStatusBoard(services: OmniStockMethods.serviceNames))
     let routed = Set(router.methods.map(\.path))
     let all =
       OmniStockMethods.Availability.all + OmniStockMethods.Ingest.all + OmniStockMethods.Reservations.all

@@ -1,0 +1,166 @@
+public import GRPCNGHTTP2
+public import OmniStockAPI
+public import StockIndex
+import Synchronization
+
+/// The declared locations and groups, as configured (the full `Location` / `LocationGroup`
+/// records), kept in step with the index (which holds what reads need: settings and membership).
+///
+/// **Interim** (until the log and the engine land, issues 4 and 5): held in memory only, and an
+/// event for an undeclared location declares it with defaults (``ensureLocation(_:nowUnixMs:)``).
+public final class LocationDirectory: Sendable {
+  /// Default `stale_after` (the industry's 15-minute batch cadence).
+  public static let defaultStaleAfterSeconds: UInt32 = 900
+  public static let maxStaleAfterSeconds: UInt32 = 604_800
+  public static let maxGroupMembers = 10_000
+  public static let maxDisplayNameBytes = 256
+
+  private struct State {
+    var locations: [String: Omnistock_V1_Location] = [:]
+    var groups: [String: Omnistock_V1_LocationGroup] = [:]
+  }
+
+  private let state = Mutex(State())
+  let index: StockIndex
+
+  public init(index: StockIndex) {
+    self.index = index
+  }
+
+  /// A declared location's record.
+  public func location(_ id: String) -> Omnistock_V1_Location? {
+    state.withLock { $0.locations[id] }
+  }
+
+  /// A group's record.
+  public func group(_ id: String) -> Omnistock_V1_LocationGroup? {
+    state.withLock { $0.groups[id] }
+  }
+
+  /// All locations, ordered by id.
+  public func allLocations() -> [Omnistock_V1_Location] {
+    state.withLock { $0.locations.values.sorted { $0.locationID < $1.locationID } }
+  }
+
+  /// All groups, ordered by id.
+  public func allGroups() -> [Omnistock_V1_LocationGroup] {
+    state.withLock { $0.groups.values.sorted { $0.groupID < $1.groupID } }
+  }
+
+  /// Declares or replaces a location. Throws `INVALID_ARGUMENT` naming the bad field.
+  @discardableResult
+  public func upsert(_ location: Omnistock_V1_Location, lsn: UInt64, nowUnixMs: Int64) throws(GRPCStatus)
+    -> (location: Omnistock_V1_Location, created: Bool)
+  {
+    try Self.validate(location)
+    var stored = location
+    if stored.staleAfterSeconds == 0 { stored.staleAfterSeconds = Self.defaultStaleAfterSeconds }
+    var unique: [Omnistock_V1_FulfillmentCapability] = []
+    for capability in stored.capabilities where !unique.contains(capability) { unique.append(capability) }
+    stored.capabilities = unique
+    return try state.withLock { state throws(GRPCStatus) in
+      let previous = state.locations[location.locationID]
+      stored.createdAtUnixMs = previous?.createdAtUnixMs ?? nowUnixMs
+      stored.updatedAtUnixMs = nowUnixMs
+      stored.lsn = lsn
+      let settings = LocationSettings(
+        defaultSafetyStock: stored.defaultSafetyStock, lowStockThreshold: stored.lowStockThreshold,
+        staleAfterSeconds: Int64(stored.staleAfterSeconds), active: stored.active)
+      guard index.declareLocation(stored.locationID, settings: settings) != nil else {
+        throw GRPCStatus(.resourceExhausted, "the server holds the maximum of \(StockIndex.maxLocations) locations")
+      }
+      state.locations[stored.locationID] = stored
+      return (stored, previous == nil)
+    }
+  }
+
+  /// Declares or replaces a group. Throws `INVALID_ARGUMENT` / `NOT_FOUND` naming the problem.
+  @discardableResult
+  public func upsert(_ group: Omnistock_V1_LocationGroup, lsn: UInt64, nowUnixMs: Int64) throws(GRPCStatus)
+    -> (group: Omnistock_V1_LocationGroup, created: Bool)
+  {
+    if let problem = IdentifierRules.problem(with: group.groupID, field: "group_id") {
+      throw GRPCStatus(.invalidArgument, problem)
+    }
+    guard group.displayName.utf8.count <= Self.maxDisplayNameBytes else {
+      throw GRPCStatus(.invalidArgument, "display_name is longer than \(Self.maxDisplayNameBytes) bytes")
+    }
+    guard group.locationIds.count <= Self.maxGroupMembers else {
+      throw GRPCStatus(.invalidArgument, "a group has at most \(Self.maxGroupMembers) members; got \(group.locationIds.count)")
+    }
+    if Set(group.locationIds).count != group.locationIds.count {
+      throw GRPCStatus(.invalidArgument, "location_ids lists a location more than once")
+    }
+    return try state.withLock { state throws(GRPCStatus) in
+      var members: [UInt32] = []
+      for id in group.locationIds {
+        guard state.locations[id] != nil, let member = index.locations.id(of: id) else {
+          throw GRPCStatus(.notFound, "unknown location '\(id)' in location_ids: declare it with UpsertLocation first")
+        }
+        members.append(member)
+      }
+      guard index.setGroup(group.groupID, members: members, includeStale: group.includeStale) != nil else {
+        throw GRPCStatus(.resourceExhausted, "the server holds the maximum of \(StockIndex.maxGroups) groups")
+      }
+      let previous = state.groups[group.groupID]
+      var stored = group
+      stored.createdAtUnixMs = previous?.createdAtUnixMs ?? nowUnixMs
+      stored.updatedAtUnixMs = nowUnixMs
+      stored.lsn = lsn
+      state.groups[group.groupID] = stored
+      return (stored, previous == nil)
+    }
+  }
+
+  /// The id of a declared location; an undeclared one is declared with defaults (interim, see
+  /// the type's documentation). `nil` when the index is full.
+  func ensureLocation(_ id: String, nowUnixMs: Int64) -> UInt32? {
+    if let known = index.locations.id(of: id), index.settings(ofLocation: known) != nil { return known }
+    var location = Omnistock_V1_Location()
+    location.locationID = id
+    location.kind = .store
+    location.active = true
+    location.displayName = id
+    guard (try? upsert(location, lsn: 0, nowUnixMs: nowUnixMs)) != nil else { return nil }
+    return index.locations.id(of: id)
+  }
+
+  static func validate(_ location: Omnistock_V1_Location) throws(GRPCStatus) {
+    if let problem = IdentifierRules.problem(with: location.locationID, field: "location_id") {
+      throw GRPCStatus(.invalidArgument, problem)
+    }
+    switch location.kind {
+    case .store, .darkStore, .warehouse, .thirdPartyLogistics, .dropshipVendor: break
+    case .unspecified, .UNRECOGNIZED:
+      throw GRPCStatus(.invalidArgument, "kind is missing or unknown: STORE, DARK_STORE, WAREHOUSE, THIRD_PARTY_LOGISTICS or DROPSHIP_VENDOR")
+    }
+    guard location.displayName.utf8.count <= maxDisplayNameBytes else {
+      throw GRPCStatus(.invalidArgument, "display_name is longer than \(maxDisplayNameBytes) bytes")
+    }
+    guard location.defaultSafetyStock >= 0, location.defaultSafetyStock <= EventValidation.maxQuantity else {
+      throw GRPCStatus(.invalidArgument, "default_safety_stock must be 0...1,000,000,000")
+    }
+    guard location.lowStockThreshold >= 0, location.lowStockThreshold <= EventValidation.maxQuantity else {
+      throw GRPCStatus(.invalidArgument, "low_stock_threshold must be 0...1,000,000,000")
+    }
+    guard location.staleAfterSeconds <= maxStaleAfterSeconds else {
+      throw GRPCStatus(.invalidArgument, "stale_after_seconds must be at most \(maxStaleAfterSeconds) (7 days)")
+    }
+    if location.hasCoordinates {
+      let point = location.coordinates
+      guard (-90...90).contains(point.latitude), (-180...180).contains(point.longitude) else {
+        throw GRPCStatus(.invalidArgument, "coordinates out of range: latitude -90...90, longitude -180...180")
+      }
+    }
+    guard location.countVarianceUnits >= 0, location.countVariancePercent >= 0 else {
+      throw GRPCStatus(.invalidArgument, "count variance thresholds must be >= 0")
+    }
+    for capability in location.capabilities {
+      switch capability {
+      case .ship, .pickup, .sameDay: break
+      case .unspecified, .UNRECOGNIZED:
+        throw GRPCStatus(.invalidArgument, "capabilities holds an unknown value; use SHIP, PICKUP or SAME_DAY")
+      }
+    }
+  }
+}
