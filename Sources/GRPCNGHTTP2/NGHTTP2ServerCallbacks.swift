@@ -15,8 +15,13 @@ enum NGHTTP2ServerCallbacks {
     nghttp2_session_callbacks_set_on_frame_send_callback(callbacks, onFrameSent)
   }
 
-  private static func connection(_ userData: UnsafeMutableRawPointer?) -> ServerConnectionHandler {
-    Unmanaged<ServerConnectionHandler>.fromOpaque(userData!).takeUnretainedValue()
+  /// Runs `body` with the connection behind `userData` without retaining it (the handler owns
+  /// the session, so it outlives every callback).
+  @inline(__always)
+  private static func withConnection<Result>(
+    _ userData: UnsafeMutableRawPointer?, _ body: (ServerConnectionHandler) -> Result
+  ) -> Result {
+    Unmanaged<ServerConnectionHandler>.fromOpaque(userData!)._withUnsafeGuaranteedRef(body)
   }
 
   private static let headersType = UInt8(NGHTTP2_HEADERS.rawValue)
@@ -27,7 +32,7 @@ enum NGHTTP2ServerCallbacks {
     guard let frame, frame.pointee.hd.type == headersType,
       frame.pointee.headers.cat == NGHTTP2_HCAT_REQUEST
     else { return 0 }
-    connection(userData).beginRequest(streamID: frame.pointee.hd.stream_id)
+    withConnection(userData) { $0.beginRequest(streamID: frame.pointee.hd.stream_id) }
     return 0
   }
 
@@ -35,10 +40,12 @@ enum NGHTTP2ServerCallbacks {
     guard let frame, frame.pointee.hd.type == headersType,
       frame.pointee.headers.cat == NGHTTP2_HCAT_REQUEST
     else { return 0 }
-    connection(userData).requestHeader(
-      streamID: frame.pointee.hd.stream_id,
-      name: UnsafeRawBufferPointer(start: name, count: nameLength),
-      value: UnsafeRawBufferPointer(start: value, count: valueLength))
+    withConnection(userData) {
+      $0.requestHeader(
+        streamID: frame.pointee.hd.stream_id,
+        name: UnsafeRawBufferPointer(start: name, count: nameLength),
+        value: UnsafeRawBufferPointer(start: value, count: valueLength))
+    }
     return 0
   }
 
@@ -47,11 +54,14 @@ enum NGHTTP2ServerCallbacks {
     let header = frame.pointee.hd
     switch header.type {
     case headersType where frame.pointee.headers.cat == NGHTTP2_HCAT_REQUEST:
-      connection(userData).requestHeadersComplete(
-        streamID: header.stream_id, endStream: header.flags & endStream != 0)
+      withConnection(userData) {
+        $0.requestHeadersComplete(streamID: header.stream_id, endStream: header.flags & endStream != 0)
+      }
     case headersType, dataType:
       // Trailers from the client, or the last DATA frame: the request is complete.
-      if header.flags & endStream != 0 { connection(userData).requestEnded(streamID: header.stream_id) }
+      if header.flags & endStream != 0 {
+        withConnection(userData) { $0.requestEnded(streamID: header.stream_id) }
+      }
     default:
       break
     }
@@ -59,12 +69,14 @@ enum NGHTTP2ServerCallbacks {
   }
 
   static let onDataChunk: nghttp2_on_data_chunk_recv_callback = { _, _, streamID, data, length, userData in
-    connection(userData).requestData(streamID: streamID, bytes: UnsafeRawBufferPointer(start: data, count: length))
+    withConnection(userData) {
+      $0.requestData(streamID: streamID, bytes: UnsafeRawBufferPointer(start: data, count: length))
+    }
     return 0
   }
 
   static let onStreamClose: nghttp2_on_stream_close_callback = { _, streamID, errorCode, userData in
-    connection(userData).streamClosed(streamID: streamID, errorCode: errorCode)
+    withConnection(userData) { $0.streamClosed(streamID: streamID, errorCode: errorCode) }
     return 0
   }
 
@@ -72,12 +84,14 @@ enum NGHTTP2ServerCallbacks {
     guard let frame else { return 0 }
     let header = frame.pointee.hd
     if header.type == headersType, header.flags & endStream != 0 {
-      connection(userData).trailersSent(streamID: header.stream_id)
+      withConnection(userData) { $0.trailersSent(streamID: header.stream_id) }
     }
     return 0
   }
 
   static let readResponseData: nghttp2_data_source_read_callback = { _, streamID, buffer, length, flags, _, userData in
-    connection(userData).readResponseData(streamID: streamID, into: buffer!, capacity: length, flags: flags!)
+    withConnection(userData) {
+      $0.readResponseData(streamID: streamID, into: buffer!, capacity: length, flags: flags!)
+    }
   }
 }

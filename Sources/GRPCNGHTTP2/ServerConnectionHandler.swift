@@ -277,13 +277,13 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
       }
       stream.deadline = .now() + .nanoseconds(timeout)
     }
-    let route = router.routes[stream.routeIndex!]
-    switch route.handler {
+    let routeIndex = stream.routeIndex!
+    switch router.routes[routeIndex].handler {
     case .unary:
-      stream.phase = .receivingUnaryRequest(route: stream.routeIndex!)
+      stream.phase = .receivingUnaryRequest(route: routeIndex)
       if endStream { requestEnded(stream) }
     case .streaming(let handler):
-      startStreaming(stream, route: route, handler: handler)
+      startStreaming(stream, method: router.routes[routeIndex].method, handler: handler)
       if endStream { requestEnded(stream) }
     }
   }
@@ -328,7 +328,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
   private func requestEnded(_ stream: ServerStream) {
     switch stream.phase {
     case .receivingUnaryRequest(let routeIndex):
-      invokeUnary(stream, route: router.routes[routeIndex])
+      invokeUnary(stream, routeIndex: routeIndex)
     case .streaming:
       if stream.deframer.bufferedBytes > 0 {
         let failure = GRPCStatus(.internal, "the request stream ended inside a message (truncated gRPC frame)")
@@ -420,13 +420,13 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     return nil
   }
 
-  private func context(for stream: ServerStream, route: RPCRouter.Route) -> CallContext {
+  private func context(for stream: ServerStream, method: RPCMethod) -> CallContext {
     CallContext(
-      method: route.method, deadline: stream.deadline, authorization: stream.authorization,
+      method: method, deadline: stream.deadline, authorization: stream.authorization,
       eventLoop: reference!.eventLoop)
   }
 
-  private func invokeUnary(_ stream: ServerStream, route: RPCRouter.Route) {
+  private func invokeUnary(_ stream: ServerStream, routeIndex: Int) {
     let request: ByteBuffer
     do {
       guard let message = try stream.deframer.next() else {
@@ -446,10 +446,10 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
       finish(stream, .status(error))
       return
     }
-    guard case .unary(let handler) = route.handler else { return }
+    guard case .unary(let handler) = router.routes[routeIndex].handler else { return }
     stream.phase = .awaitingUnaryResponse
     let responder = UnaryResponder(connection: reference!, streamID: stream.id)
-    handler(request, context(for: stream, route: route), responder)
+    handler(request, context(for: stream, method: router.routes[routeIndex].method), responder)
     if case .awaitingUnaryResponse = stream.phase { armDeadline(stream) }
   }
 
@@ -465,7 +465,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
   }
 
   private func startStreaming(
-    _ stream: ServerStream, route: RPCRouter.Route,
+    _ stream: ServerStream, method: RPCMethod,
     handler: @escaping @Sendable (RPCRequestStream, RPCResponseWriter, CallContext) async throws -> Void
   ) {
     let reference = self.reference!
@@ -475,7 +475,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     stream.phase = .streaming
     stream.requestSource = source
     stream.responseSink = sink
-    let context = context(for: stream, route: route)
+    let context = context(for: stream, method: method)
     stream.task = Task {
       let status: GRPCStatus
       do {
