@@ -38,18 +38,17 @@ public struct AdminService: Sendable {
       guard let location = directory.location(request.locationID), let id = writer.index.locations.id(of: request.locationID)
       else { throw GRPCStatus(.notFound, "unknown location '\(request.locationID)'") }
       let now = WallClock.nowUnixMs()
-      let stale = writer.index.isStale(location: id, nowUnixMs: now)
       var response = Omnistock_V1_GetLocationResponse()
       response.location = location
       response.freshness = PositionResponses.freshness(
-        locationID: location.locationID, lastUpdateUnixMs: writer.index.lastUpdateUnixMs(location: id), stale: stale,
-        staleAfterSeconds: Int64(location.staleAfterSeconds), included: location.active, nowUnixMs: now)
+        index: writer.index, location: id, locationID: location.locationID, included: location.active, nowUnixMs: now)
       response.groupIds = directory.allGroups().filter { $0.locationIds.contains(request.locationID) }.map(\.groupID)
       response.positions = UInt64(writer.index.skus(atLocation: id).count)
       return response
     }
     router.unary(OmniStockMethods.Admin.listLocations) { (request: Omnistock_V1_ListLocationsRequest, _) in
       let size = try Self.pageSize(request.pageSize)
+      try Self.checkPageToken(request.pageToken)
       var members: Set<String>?
       if !request.groupID.isEmpty {
         guard let group = directory.group(request.groupID) else {
@@ -79,6 +78,7 @@ public struct AdminService: Sendable {
     }
     router.unary(OmniStockMethods.Admin.listGroups) { (request: Omnistock_V1_ListGroupsRequest, _) in
       let size = try Self.pageSize(request.pageSize)
+      try Self.checkPageToken(request.pageToken)
       let matching = directory.allGroups().filter { group in
         (request.locationID.isEmpty || group.locationIds.contains(request.locationID)) && group.groupID > request.pageToken
       }
@@ -93,6 +93,13 @@ public struct AdminService: Sendable {
       router.unimplemented(method, reason: "operations reports arrive with the inventory engine (issue 5)")
     }
     router.unimplemented(OmniStockMethods.Admin.checkpoint, reason: "checkpoints arrive with the write-ahead log (issue 4)")
+  }
+
+  /// A page token is the last id of the previous page (empty for the first page).
+  static func checkPageToken(_ token: String) throws(GRPCStatus) {
+    guard token.isEmpty || IdentifierRules.problem(with: token, field: "page_token") == nil else {
+      throw GRPCStatus(.invalidArgument, "page_token '\(token)' was not issued by this server; pass next_page_token as given")
+    }
   }
 
   static func pageSize(_ requested: UInt32) throws(GRPCStatus) -> Int {

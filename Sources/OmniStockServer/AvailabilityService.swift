@@ -113,8 +113,7 @@ public struct AvailabilityService: Sendable {
     let skuID = index.skus.id(of: request.sku)
     var found: [(rank: Int, distance: Double?, location: Omnistock_V1_AvailableLocation)] = []
     for (rank, member) in members.enumerated() {
-      guard let skuID, let settings = index.settings(ofLocation: member),
-        let locationID = index.locations.string(for: member)
+      guard let skuID, index.settings(ofLocation: member) != nil, let locationID = index.locations.string(for: member)
       else { continue }
       let reading = index.position(sku: skuID, location: member, nowUnixMs: nowUnixMs, excludeStale: excludeStale)
       guard reading.available >= minimum, let record = directory.location(locationID) else { continue }
@@ -128,7 +127,7 @@ public struct AvailabilityService: Sendable {
       }
       var entry = Omnistock_V1_AvailableLocation()
       entry.availability = PositionResponses.position(
-        sku: request.sku, locationID: locationID, reading: reading, settings: settings, nowUnixMs: nowUnixMs)
+        sku: request.sku, locationID: locationID, location: member, reading: reading, index: index, nowUnixMs: nowUnixMs)
       entry.kind = record.kind
       entry.displayName = record.displayName
       entry.capabilities = record.capabilities
@@ -178,14 +177,14 @@ public struct AvailabilityService: Sendable {
       if let problem = IdentifierRules.problem(with: locationID, field: "location_id") {
         throw GRPCStatus(.invalidArgument, problem)
       }
-      guard let location = index.locations.id(of: locationID), let settings = index.settings(ofLocation: location) else {
+      guard let location = index.locations.id(of: locationID), index.settings(ofLocation: location) != nil else {
         throw GRPCStatus(.notFound, "unknown location '\(locationID)'")
       }
       let reading = index.position(
         sku: index.skus.id(of: query.sku) ?? StockIndex.unknownSKU, location: location, nowUnixMs: nowUnixMs,
         excludeStale: excludeStale)
       return PositionResponses.position(
-        sku: query.sku, locationID: locationID, reading: reading, settings: settings, nowUnixMs: nowUnixMs)
+        sku: query.sku, locationID: locationID, location: location, reading: reading, index: index, nowUnixMs: nowUnixMs)
     case .groupID(let groupID):
       if let problem = IdentifierRules.problem(with: groupID, field: "group_id") {
         throw GRPCStatus(.invalidArgument, problem)
@@ -222,11 +221,10 @@ public struct AvailabilityService: Sendable {
     for member in index.members(ofGroup: group) ?? [] {
       guard let settings = index.settings(ofLocation: member), let name = index.locations.string(for: member) else { continue }
       let stale = index.isStale(location: member, nowUnixMs: nowUnixMs)
-      let last = index.lastUpdateUnixMs(location: member)
       result.freshness.append(
         PositionResponses.freshness(
-          locationID: name, lastUpdateUnixMs: last, stale: stale, staleAfterSeconds: settings.staleAfterSeconds,
-          included: settings.active && !(stale && dropStale), nowUnixMs: nowUnixMs))
+          index: index, location: member, locationID: name, included: settings.active && !(stale && dropStale),
+          nowUnixMs: nowUnixMs))
     }
     return result
   }

@@ -66,7 +66,7 @@ public final class LocationDirectory: Sendable {
       let settings = LocationSettings(
         defaultSafetyStock: stored.defaultSafetyStock, lowStockThreshold: stored.lowStockThreshold,
         staleAfterSeconds: Int64(stored.staleAfterSeconds), active: stored.active)
-      guard index.declareLocation(stored.locationID, settings: settings) != nil else {
+      guard index.declareLocation(stored.locationID, settings: settings, nowUnixMs: nowUnixMs) != nil else {
         throw GRPCStatus(.resourceExhausted, "the server holds the maximum of \(StockIndex.maxLocations) locations")
       }
       state.locations[stored.locationID] = stored

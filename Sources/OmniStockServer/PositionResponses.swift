@@ -11,21 +11,25 @@ enum PositionResponses {
     }
   }
 
+  /// How current `location` is: age since its last update (since its declaration if it never had
+  /// one), and whether that exceeds its `stale_after`.
   static func freshness(
-    locationID: String, lastUpdateUnixMs: Int64, stale: Bool, staleAfterSeconds: Int64, included: Bool, nowUnixMs: Int64
+    index: StockIndex, location: UInt32, locationID: String, included: Bool, nowUnixMs: Int64
   ) -> Omnistock_V1_LocationFreshness {
+    let last = index.lastUpdateUnixMs(location: location)
+    let reference = last > 0 ? last : index.declaredAtUnixMs(location: location)
     var freshness = Omnistock_V1_LocationFreshness()
     freshness.locationID = locationID
-    freshness.lastUpdateUnixMs = lastUpdateUnixMs
-    freshness.ageMs = lastUpdateUnixMs > 0 ? max(0, nowUnixMs - lastUpdateUnixMs) : 0
-    freshness.stale = stale
-    freshness.staleAfterSeconds = UInt32(clamping: staleAfterSeconds)
+    freshness.lastUpdateUnixMs = last
+    freshness.ageMs = max(0, nowUnixMs - reference)
+    freshness.stale = index.isStale(location: location, nowUnixMs: nowUnixMs)
+    freshness.staleAfterSeconds = UInt32(clamping: index.settings(ofLocation: location)?.staleAfterSeconds ?? 0)
     freshness.included = included
     return freshness
   }
 
   static func position(
-    sku: String, locationID: String, reading: PositionReading, settings: LocationSettings, nowUnixMs: Int64
+    sku: String, locationID: String, location: UInt32, reading: PositionReading, index: StockIndex, nowUnixMs: Int64
   ) -> Omnistock_V1_PositionAvailability {
     var result = Omnistock_V1_PositionAvailability()
     result.sku = sku
@@ -46,9 +50,7 @@ enum PositionResponses {
     result.stale = reading.stale
     result.exists = reading.exists
     result.freshness = [
-      freshness(
-        locationID: locationID, lastUpdateUnixMs: reading.locationUpdatedAtUnixMs, stale: reading.stale,
-        staleAfterSeconds: settings.staleAfterSeconds, included: reading.contributes, nowUnixMs: nowUnixMs)
+      freshness(index: index, location: location, locationID: locationID, included: reading.contributes, nowUnixMs: nowUnixMs)
     ]
     return result
   }

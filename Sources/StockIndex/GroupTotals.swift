@@ -8,9 +8,9 @@ public struct GroupTotals: Sendable, Hashable {
   public var available: Int64 = 0
   /// The largest LSN of any change that moved these totals.
   public var lsn: UInt64 = 0
-  /// Sum of the members' effective safety stock.
+  /// Sum of the members' effective safety stock (48-bit range: ±1.4e14).
   public var safetyStock: Int64 = 0
-  /// Members with `available > 0`.
+  /// Members with `available > 0` (at most 16,383: the number of locations).
   public var locationsWithStock: Int64 = 0
 
   public init() {}
@@ -20,8 +20,9 @@ public struct GroupTotals: Sendable, Hashable {
     reserved = Int64(bitPattern: words[1])
     available = Int64(bitPattern: words[2])
     lsn = words[3]
-    safetyStock = Int64(Int32(truncatingIfNeeded: words[4] >> 32))
-    locationsWithStock = Int64(UInt32(truncatingIfNeeded: words[4]))
+    // Word 4: safety-stock sum in the high 48 bits (signed), members with stock in the low 16.
+    safetyStock = Int64(bitPattern: words[4]) >> 16
+    locationsWithStock = Int64(words[4] & 0xFFFF)
   }
 
   func store(into words: UnsafeMutablePointer<UInt64>) {
@@ -29,9 +30,8 @@ public struct GroupTotals: Sendable, Hashable {
     words[1] = UInt64(bitPattern: reserved)
     words[2] = UInt64(bitPattern: available)
     words[3] = lsn
-    words[4] =
-      UInt64(UInt32(bitPattern: Int32(clamping: safetyStock))) << 32
-      | UInt64(UInt32(clamping: max(0, locationsWithStock)))
+    let safety = min(max(safetyStock, -(1 << 47)), (1 << 47) - 1)
+    words[4] = UInt64(bitPattern: safety << 16) | UInt64(UInt16(clamping: max(0, locationsWithStock)))
   }
 
   /// What one member contributes.

@@ -35,7 +35,10 @@ struct LocationTable {
       active: word(location, 0).load(ordering: .acquiring) & Self.active != 0)
   }
 
-  func store(_ settings: LocationSettings, for location: UInt32) {
+  func store(_ settings: LocationSettings, for location: UInt32, nowUnixMs: Int64) {
+    if word(location, 5).load(ordering: .relaxed) == 0 {
+      word(location, 5).store(UInt64(bitPattern: nowUnixMs), ordering: .relaxed)
+    }
     word(location, 1).store(UInt64(bitPattern: settings.defaultSafetyStock), ordering: .relaxed)
     word(location, 2).store(UInt64(bitPattern: settings.lowStockThreshold), ordering: .relaxed)
     word(location, 3).store(UInt64(bitPattern: settings.staleAfterSeconds), ordering: .relaxed)
@@ -58,11 +61,17 @@ struct LocationTable {
     }
   }
 
-  /// Whether the location is stale at `now`: no update for longer than its `stale_after`.
-  /// A location that never received an update is stale.
+  /// When the location was first declared, Unix ms.
+  func declaredAtUnixMs(_ location: UInt32) -> Int64 {
+    Int64(bitPattern: word(location, 5).load(ordering: .relaxed))
+  }
+
+  /// Whether the location is stale at `now`: no update for longer than its `stale_after`,
+  /// counting from its declaration when it never had an update.
   func isStale(_ location: UInt32, nowUnixMs now: Int64) -> Bool {
     let last = lastUpdateUnixMs(location)
+    let reference = last > 0 ? last : declaredAtUnixMs(location)
     let staleAfterMs = Int64(bitPattern: word(location, 3).load(ordering: .relaxed)) * 1000
-    return last == 0 || now - last > staleAfterMs
+    return now - reference > staleAfterMs
   }
 }

@@ -1,6 +1,12 @@
 import Atomics
 import Synchronization
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Every position (SKU x location) and every group total (SKU x group), in memory, read without
 /// ever waiting for a writer.
 ///
@@ -220,6 +226,11 @@ public final class StockIndex: @unchecked Sendable {
     locationTable.lastUpdateUnixMs(location)
   }
 
+  /// When the location was first declared, Unix ms (0 if never).
+  public func declaredAtUnixMs(location: UInt32) -> Int64 {
+    locationTable.declaredAtUnixMs(location)
+  }
+
   /// Whether the location is stale at `nowUnixMs`.
   public func isStale(location: UInt32, nowUnixMs: Int64) -> Bool {
     locationTable.isStale(location, nowUnixMs: nowUnixMs)
@@ -341,14 +352,14 @@ public final class StockIndex: @unchecked Sendable {
   /// the maximum number of locations. Changing `active` or the default safety stock rebuilds the
   /// location's contributions to its groups' totals (writers wait meanwhile; readers do not).
   @discardableResult
-  public func declareLocation(_ id: String, settings: LocationSettings) -> UInt32? {
+  public func declareLocation(_ id: String, settings: LocationSettings, nowUnixMs: Int64 = StockIndex.systemClockUnixMs()) -> UInt32? {
     guard let location = locations.intern(id) else { return nil }
     administration.withLock { _ in
       let old = locationTable.isDeclared(location) ? locationTable.settings(location) : nil
       let contributionChanges =
         old != nil && (old!.active != settings.active || old!.defaultSafetyStock != settings.defaultSafetyStock)
       guard contributionChanges, !locationGroups[Int(location)].isEmpty else {
-        locationTable.store(settings, for: location)
+        locationTable.store(settings, for: location, nowUnixMs: nowUnixMs)
         return
       }
       withAllShardsLocked { writers in
@@ -372,7 +383,7 @@ public final class StockIndex: @unchecked Sendable {
             }
           }
         }
-        locationTable.store(settings, for: location)
+        locationTable.store(settings, for: location, nowUnixMs: nowUnixMs)
       }
     }
     return location
@@ -449,6 +460,13 @@ public final class StockIndex: @unchecked Sendable {
   }
 
   // MARK: - Introspection
+
+  /// The system's wall clock in Unix ms (the default "now" of configuration calls).
+  public static func systemClockUnixMs() -> Int64 {
+    var now = timespec()
+    clock_gettime(CLOCK_REALTIME, &now)
+    return Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec) / 1_000_000
+  }
 
   /// The SKUs that have a position at `location` (a scan of every shard's key table; for
   /// administrative work such as REPLACE snapshots, not for the read path).

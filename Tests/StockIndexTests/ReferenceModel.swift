@@ -11,6 +11,7 @@ struct ReferenceModel {
   var positions: [Key: PositionState] = [:]
   var settings: [UInt32: LocationSettings] = [:]
   var lastUpdate: [UInt32: Int64] = [:]
+  var declaredAt: [UInt32: Int64] = [:]
   var groups: [UInt32: (members: [UInt32], includeStale: Bool)] = [:]
 
   mutating func apply(_ update: StockUpdate, lsn: UInt64, now: Int64) {
@@ -43,7 +44,8 @@ struct ReferenceModel {
 
   func isStale(_ location: UInt32, now: Int64) -> Bool {
     let last = lastUpdate[location] ?? 0
-    return last == 0 || now - last > (settings[location]?.staleAfterSeconds ?? 0) * 1000
+    let reference = last > 0 ? last : declaredAt[location] ?? 0
+    return now - reference > (settings[location]?.staleAfterSeconds ?? 0) * 1000
   }
 
   func available(_ state: PositionState, _ settings: LocationSettings) -> Int64 {

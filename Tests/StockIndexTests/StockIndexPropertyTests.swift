@@ -17,8 +17,9 @@ struct StockIndexPropertyTests {
       let settings = LocationSettings(
         defaultSafetyStock: Int64.random(in: 0...3, using: &random), lowStockThreshold: Int64.random(in: 0...5, using: &random),
         staleAfterSeconds: 60, active: number != 5)
-      let id = try #require(index.declareLocation("loc-\(number)", settings: settings))
+      let id = try #require(index.declareLocation("loc-\(number)", settings: settings, nowUnixMs: 1_700_000_000_000))
       model.settings[id] = settings
+      model.declaredAt[id] = 1_700_000_000_000
       locationIDs.append(id)
     }
     var groupIDs: [UInt32] = []
@@ -55,7 +56,7 @@ struct StockIndexPropertyTests {
         settings.active = Bool.random(using: &random) || Bool.random(using: &random)
         settings.defaultSafetyStock = Int64.random(in: 0...3, using: &random)
         settings.lowStockThreshold = Int64.random(in: 0...5, using: &random)
-        index.declareLocation("loc-\(locationIDs.firstIndex(of: location)!)", settings: settings)
+        index.declareLocation("loc-\(locationIDs.firstIndex(of: location)!)", settings: settings, nowUnixMs: now)
         model.settings[location] = settings
       default:
         let number = Int.random(in: 0..<groupIDs.count, using: &random)
@@ -101,7 +102,8 @@ struct StockIndexPropertyTests {
   @Test("derived fields: available, status and safety stock follow SPEC section 2")
   func derivedFields() throws {
     let index = StockIndex(configuration: .init(shardCountLog2: 1))
-    let store = try #require(index.declareLocation("store-1", settings: .init(defaultSafetyStock: 2, lowStockThreshold: 3)))
+    let store = try #require(
+      index.declareLocation("store-1", settings: .init(defaultSafetyStock: 2, lowStockThreshold: 3), nowUnixMs: 1_700_000_000_000))
     let sku = try #require(index.skus.intern("SKU-1"))
     let now: Int64 = 1_700_000_000_000
     func read() -> PositionReading { index.position(sku: sku, location: store, nowUnixMs: now) }
@@ -144,10 +146,13 @@ struct StockIndexPropertyTests {
   @Test("a location turns stale by time alone; group totals then leave it out unless the group includes stale members")
   func stalenessByTime() throws {
     let index = StockIndex(configuration: .init(shardCountLog2: 1))
-    let fresh = try #require(index.declareLocation("fresh", settings: .init(staleAfterSeconds: 60)))
-    let quiet = try #require(index.declareLocation("quiet", settings: .init(staleAfterSeconds: 60)))
-    let sku = try #require(index.skus.intern("SKU-1"))
     let start: Int64 = 1_700_000_000_000
+    let fresh = try #require(index.declareLocation("fresh", settings: .init(staleAfterSeconds: 60), nowUnixMs: start))
+    let quiet = try #require(index.declareLocation("quiet", settings: .init(staleAfterSeconds: 60), nowUnixMs: start))
+    let sku = try #require(index.skus.intern("SKU-1"))
+    // Declared a moment ago and never updated: not stale yet; stale once stale_after has passed.
+    #expect(!index.isStale(location: quiet, nowUnixMs: start + 59_000))
+    #expect(index.isStale(location: quiet, nowUnixMs: start + 61_000))
     let strict = try #require(index.setGroup("strict", members: [fresh, quiet], includeStale: false))
     let lenient = try #require(index.setGroup("lenient", members: [fresh, quiet], includeStale: true))
     index.apply(.init(sku: sku, location: quiet, change: .adjust(delta: 5)), lsn: 1, nowUnixMs: start)

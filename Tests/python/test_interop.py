@@ -3,11 +3,19 @@
 Every call shape (unary, client streaming, server streaming, bidi) and the
 protocol edges (deadlines, cancellation, oversize messages, unknown methods,
 health, invalid input, concurrency, graceful shutdown) against the real
-binary. Timeouts here only guard against hangs; nothing asserts on timing.
+binary, plus the catalogue a client sees: declared locations and their
+settings, groups and their totals, WhereAvailable, and Admin validation and
+paging. Timeouts here only guard against hangs; nothing asserts on timing.
+
+Locations are declared (``declare_location``) before anything is written to
+or read from them: reading an undeclared location is NOT_FOUND, and the
+server's implicit declaration on a first write is interim behaviour that the
+suite does not rely on. Every test uses its own uuid-based ids.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import queue
 import signal
@@ -20,6 +28,8 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from omnistock.v1 import admin_pb2
+from omnistock.v1 import admin_pb2_grpc
 from omnistock.v1 import availability_pb2 as av_pb2
 from omnistock.v1 import availability_pb2_grpc as av_grpc
 from omnistock.v1 import common_pb2
@@ -69,6 +79,72 @@ def get(stub, sku, location):
     return stub.GetAvailability(
         av_pb2.GetAvailabilityRequest(query=query(sku, location=location)),
         timeout=RPC_TIMEOUT).availability
+
+
+def get_group(stub, sku, group):
+    return stub.GetAvailability(
+        av_pb2.GetAvailabilityRequest(query=query(sku, group=group)),
+        timeout=RPC_TIMEOUT).availability
+
+
+def location_message(location_id, **settings) -> admin_pb2.Location:
+    """A full ``Location`` with test defaults: kind STORE, active (proto3: an
+    omitted ``active`` would mean inactive), display name = id. ``coordinates``
+    may be a ``(latitude, longitude)`` tuple."""
+    settings.setdefault("kind", common_pb2.LOCATION_KIND_STORE)
+    settings.setdefault("active", True)
+    settings.setdefault("display_name", location_id)
+    coords = settings.pop("coordinates", None)
+    loc = admin_pb2.Location(location_id=location_id, **settings)
+    if coords is not None:
+        if isinstance(coords, tuple):
+            coords = common_pb2.GeoPoint(latitude=coords[0], longitude=coords[1])
+        loc.coordinates.CopyFrom(coords)
+    return loc
+
+
+def declare_location(admin_stub, location_id, **settings) -> str:
+    """Declares (or fully replaces) a location with ``Admin.UpsertLocation``;
+    returns its id."""
+    resp = admin_stub.UpsertLocation(
+        admin_pb2.UpsertLocationRequest(location=location_message(location_id, **settings)),
+        timeout=RPC_TIMEOUT)
+    assert resp.location.location_id == location_id
+    return location_id
+
+
+def update_location(admin_stub, location_id, **changes) -> admin_pb2.Location:
+    """Reads the stored location, changes some fields, upserts the whole of it
+    again (UpsertLocation replaces every field); returns the stored result."""
+    loc = admin_stub.GetLocation(
+        admin_pb2.GetLocationRequest(location_id=location_id), timeout=RPC_TIMEOUT).location
+    for name, value in changes.items():
+        setattr(loc, name, value)
+    return admin_stub.UpsertLocation(
+        admin_pb2.UpsertLocationRequest(location=loc), timeout=RPC_TIMEOUT).location
+
+
+def declare_group(admin_stub, group_id, location_ids, include_stale=False) -> str:
+    resp = admin_stub.UpsertGroup(admin_pb2.UpsertGroupRequest(group=admin_pb2.LocationGroup(
+        group_id=group_id, location_ids=list(location_ids), include_stale=include_stale)),
+        timeout=RPC_TIMEOUT)
+    assert list(resp.group.location_ids) == list(location_ids)
+    return group_id
+
+
+def apply_events(ingest_stub, changes):
+    """Applies ``(location, sku, event type, quantity)`` changes as one batch
+    from a fresh device; every event must be applied. Returns the ack."""
+    dev = uid("dev")
+    batch = ingest_pb2.EventBatch(batch_id=uid("b"), events=[
+        event(dev, i + 1, loc, sku, etype, qty) for i, (loc, sku, etype, qty) in enumerate(changes)])
+    ack = ingest_stub.ApplyEvents(batch, timeout=RPC_TIMEOUT)
+    assert (ack.applied, ack.rejected) == (len(changes), 0), ack
+    return ack
+
+
+RECEIPT = ingest_pb2.EVENT_TYPE_RECEIPT
+SALE = ingest_pb2.EVENT_TYPE_SALE
 
 
 class RequestQueue:
@@ -129,12 +205,30 @@ def health(channel):
     return health_pb2_grpc.HealthStub(channel)
 
 
+@pytest.fixture(scope="session")
+def admin(channel):
+    return admin_pb2_grpc.AdminStub(channel)
+
+
+@pytest.fixture
+def loc(admin):
+    """A freshly declared location (default settings) unique to the test."""
+    return declare_location(admin, uid("loc"))
+
+
+@pytest.fixture(scope="session")
+def probe_location(admin):
+    """A declared location used only to read never-written SKUs, to show the
+    server still answers after an error, a cancel or a deadline."""
+    return declare_location(admin, uid("probe"))
+
+
 # --------------------------------------------------------------------------
 # 1. unary
 
 
-def test_unary_apply_events_then_get_availability(ingest, avail):
-    sku, loc, dev = uid("sku"), uid("loc"), uid("dev")
+def test_unary_apply_events_then_get_availability(ingest, avail, loc):
+    sku, dev = uid("sku"), uid("dev")
     batch = ingest_pb2.EventBatch(batch_id=uid("b"), events=[
         event(dev, 1, loc, sku, ingest_pb2.EVENT_TYPE_RECEIPT, 10),
         event(dev, 2, loc, sku, ingest_pb2.EVENT_TYPE_SALE, 3),
@@ -161,8 +255,8 @@ def test_unary_apply_events_then_get_availability(ingest, avail):
     assert resp.index_lsn >= ack.lsn
 
 
-def test_unary_malformed_event_rejected_rest_applies(ingest, avail):
-    sku, loc, dev = uid("sku"), uid("loc"), uid("dev")
+def test_unary_malformed_event_rejected_rest_applies(ingest, avail, loc):
+    sku, dev = uid("sku"), uid("dev")
     batch = ingest_pb2.EventBatch(batch_id=uid("b"), events=[
         event(dev, 1, loc, sku, ingest_pb2.EVENT_TYPE_RECEIPT, 10),
         event(dev, 2, loc, sku, ingest_pb2.EVENT_TYPE_SALE, 0),  # malformed
@@ -187,8 +281,8 @@ def test_unary_malformed_event_rejected_rest_applies(ingest, avail):
     assert a.lsn == ack.lsn
 
 
-def test_unary_batch_get_mixed_results_in_order(ingest, avail):
-    sku, loc, dev = uid("sku"), uid("loc"), uid("dev")
+def test_unary_batch_get_mixed_results_in_order(ingest, avail, loc):
+    sku, dev = uid("sku"), uid("dev")
     ack = ingest.ApplyEvents(ingest_pb2.EventBatch(events=[
         event(dev, 1, loc, sku, ingest_pb2.EVENT_TYPE_RECEIPT, 5)]), timeout=RPC_TIMEOUT)
     assert ack.applied == 1
@@ -230,8 +324,7 @@ def test_unary_batch_get_too_many_queries(avail):
     assert info.value.details()
 
 
-def test_unary_batch_get_exactly_limit_is_ok(avail):
-    loc = uid("loc")
+def test_unary_batch_get_exactly_limit_is_ok(avail, loc):
     queries = [query(f"s{i}", location=loc) for i in range(10_000)]
     resp = avail.BatchGetAvailability(
         av_pb2.BatchGetAvailabilityRequest(queries=queries), timeout=RPC_TIMEOUT)
@@ -239,34 +332,63 @@ def test_unary_batch_get_exactly_limit_is_ok(avail):
     assert all(x.WhichOneof("result") == "availability" for x in resp.results)
 
 
-def test_unary_unknown_sku_reads_zero(avail):
-    sku, loc = uid("never"), uid("loc")
+def test_unary_unknown_sku_reads_zero(admin, avail):
+    sku, loc = uid("never"), declare_location(admin, uid("loc"), default_safety_stock=3)
     a = get(avail, sku, loc)
     assert a.sku == sku
     assert a.location_id == loc
     assert a.on_hand == 0
     assert a.reserved == 0
+    assert a.safety_stock == 3  # the location default still shows
     assert a.available == 0
     assert a.status == common_pb2.STOCK_STATUS_OUT_OF_STOCK
     assert a.exists is False
     assert a.lsn == 0
+    assert [f.location_id for f in a.freshness] == [loc]
+
+
+def test_unary_undeclared_location_not_found(avail):
+    loc = uid("undeclared")
+    with pytest.raises(grpc.RpcError) as info:
+        get(avail, uid("sku"), loc)
+    assert info.value.code() == grpc.StatusCode.NOT_FOUND
+    assert loc in info.value.details()
+
+
+def test_unary_batch_undeclared_location_error_in_slot(ingest, avail, loc):
+    sku, undeclared = uid("sku"), uid("undeclared")
+    apply_events(ingest, [(loc, sku, RECEIPT, 2)])
+    resp = avail.BatchGetAvailability(av_pb2.BatchGetAvailabilityRequest(queries=[
+        query(sku, location=loc),
+        query(sku, location=undeclared),
+        query(uid("sku"), location=loc),
+    ]), timeout=RPC_TIMEOUT)
+    r = resp.results
+    assert [x.WhichOneof("result") for x in r] == ["availability", "error", "availability"]
+    assert r[0].availability.on_hand == 2
+    assert r[1].error.code == NOT_FOUND
+    assert undeclared in r[1].error.message
+    assert r[2].availability.exists is False
 
 
 def test_unary_group_query_not_found(avail):
+    grp = uid("grp")
     with pytest.raises(grpc.RpcError) as info:
         avail.GetAvailability(
-            av_pb2.GetAvailabilityRequest(query=query(uid("sku"), group=uid("grp"))),
+            av_pb2.GetAvailabilityRequest(query=query(uid("sku"), group=grp)),
             timeout=RPC_TIMEOUT)
     assert info.value.code() == grpc.StatusCode.NOT_FOUND
-    assert info.value.details()
+    assert grp in info.value.details()
 
 
 def test_unary_batch_group_query_not_found_in_slot(avail):
+    grp = uid("grp")
     resp = avail.BatchGetAvailability(av_pb2.BatchGetAvailabilityRequest(
-        queries=[query(uid("sku"), group=uid("grp"))]), timeout=RPC_TIMEOUT)
+        queries=[query(uid("sku"), group=grp)]), timeout=RPC_TIMEOUT)
     assert len(resp.results) == 1
     assert resp.results[0].WhichOneof("result") == "error"
     assert resp.results[0].error.code == NOT_FOUND
+    assert grp in resp.results[0].error.message
 
 
 # --------------------------------------------------------------------------
@@ -279,8 +401,8 @@ def chunk(snapshot_id, loc, mode, as_of, entries, **kw):
         entries=[ingest_pb2.SnapshotEntry(sku=s, on_hand=q) for s, q in entries], **kw)
 
 
-def test_client_streaming_sync_snapshot(ingest, avail):
-    loc_a, loc_b, dev = uid("locA"), uid("locB"), uid("dev")
+def test_client_streaming_sync_snapshot(admin, ingest, avail):
+    loc_a, loc_b, dev = declare_location(admin, uid("locA")), declare_location(admin, uid("locB")), uid("dev")
     old_a, s1, s2, s3, keep_b = (uid("sku") for _ in range(5))
     # Pre-existing positions: old_a at A (REPLACE must zero it), keep_b at B
     # (UPSERT must leave it alone).
@@ -317,8 +439,8 @@ def test_client_streaming_sync_snapshot(ingest, avail):
     assert bk.on_hand == 11 and bk.lsn == ack.lsn
 
 
-def test_client_streaming_bad_chunk_applies_nothing(ingest, avail):
-    loc, sku, other = uid("loc"), uid("sku"), uid("sku")
+def test_client_streaming_bad_chunk_applies_nothing(admin, ingest, avail, loc):
+    sku, other = uid("sku"), uid("sku")
     first = ingest.SyncSnapshot(iter([
         chunk(uid("snap"), loc, ingest_pb2.SNAPSHOT_MODE_UPSERT, now_ms(), [(sku, 4)]),
     ]), timeout=RPC_TIMEOUT)
@@ -329,7 +451,8 @@ def test_client_streaming_bad_chunk_applies_nothing(ingest, avail):
     bad = [
         chunk(sid, loc, ingest_pb2.SNAPSHOT_MODE_UPSERT, as_of, [(sku, 100)]),
         chunk(sid, loc, ingest_pb2.SNAPSHOT_MODE_UPSERT, as_of, [(other, 1)]),
-        chunk(sid, uid("loc"), ingest_pb2.SNAPSHOT_MODE_UNSPECIFIED, as_of, [(other, 2)]),  # no mode
+        chunk(sid, declare_location(admin, uid("loc")), ingest_pb2.SNAPSHOT_MODE_UNSPECIFIED, as_of,
+              [(other, 2)]),  # no mode
     ]
     with pytest.raises(grpc.RpcError) as info:
         ingest.SyncSnapshot(iter(bad), timeout=RPC_TIMEOUT)
@@ -348,8 +471,8 @@ def test_client_streaming_no_chunks_is_invalid(ingest):
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
-def test_client_streaming_cancel_applies_nothing(ingest, avail):
-    loc, sku = uid("loc"), uid("sku")
+def test_client_streaming_cancel_applies_nothing(ingest, avail, loc):
+    sku = uid("sku")
     first = ingest.SyncSnapshot(iter([
         chunk(uid("snap"), loc, ingest_pb2.SNAPSHOT_MODE_UPSERT, now_ms(), [(sku, 4)]),
     ]), timeout=RPC_TIMEOUT)
@@ -366,8 +489,8 @@ def test_client_streaming_cancel_applies_nothing(ingest, avail):
     assert a.on_hand == 4 and a.lsn == first.lsn
 
 
-def test_client_streaming_deadline_applies_nothing(ingest, avail):
-    loc, sku = uid("loc"), uid("sku")
+def test_client_streaming_deadline_applies_nothing(ingest, avail, loc):
+    sku = uid("sku")
     first = ingest.SyncSnapshot(iter([
         chunk(uid("snap"), loc, ingest_pb2.SNAPSHOT_MODE_UPSERT, now_ms(), [(sku, 4)]),
     ]), timeout=RPC_TIMEOUT)
@@ -389,7 +512,7 @@ def test_client_streaming_deadline_applies_nothing(ingest, avail):
 # 3. server streaming
 
 
-def test_server_streaming_health_watch_then_cancel(health, avail):
+def test_server_streaming_health_watch_then_cancel(health, avail, probe_location):
     call = health.Watch(health_pb2.HealthCheckRequest(service=""), timeout=RPC_TIMEOUT)
     first = next_with_timeout(call)
     assert first.status == health_pb2.HealthCheckResponse.SERVING
@@ -398,7 +521,7 @@ def test_server_streaming_health_watch_then_cancel(health, avail):
         next_with_timeout(call)
     assert info.value.code() == grpc.StatusCode.CANCELLED
     # The server survived the cancellation.
-    a = get(avail, uid("sku"), uid("loc"))
+    a = get(avail, uid("sku"), probe_location)
     assert a.exists is False
 
 
@@ -421,21 +544,21 @@ def test_server_streaming_health_watch_unknown_service(health):
         call.cancel()
 
 
-def test_server_streaming_deadline_exceeded(health, avail):
+def test_server_streaming_deadline_exceeded(health, avail, probe_location):
     call = health.Watch(health_pb2.HealthCheckRequest(service=""), timeout=0.5)
     assert next_with_timeout(call).status == health_pb2.HealthCheckResponse.SERVING
     with pytest.raises(grpc.RpcError) as info:
         next_with_timeout(call)
     assert info.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
-    assert get(avail, uid("sku"), uid("loc")).exists is False
+    assert get(avail, uid("sku"), probe_location).exists is False
 
 
 # --------------------------------------------------------------------------
 # 4. bidi
 
 
-def test_bidi_stream_events_many_batches(ingest, avail):
-    sku, loc, dev = uid("sku"), uid("loc"), uid("dev")
+def test_bidi_stream_events_many_batches(ingest, avail, loc):
+    sku, dev = uid("sku"), uid("dev")
     n = 50
     batch_ids = [f"{uid('b')}-{i}" for i in range(n)]
 
@@ -459,8 +582,8 @@ def test_bidi_stream_events_many_batches(ingest, avail):
     assert pos.lsn == lsns[-1]
 
 
-def test_bidi_stream_events_interleaved(ingest, avail):
-    sku, loc, dev = uid("sku"), uid("loc"), uid("dev")
+def test_bidi_stream_events_interleaved(ingest, avail, loc):
+    sku, dev = uid("sku"), uid("dev")
     requests = RequestQueue()
     call = ingest.StreamEvents(iter(requests), timeout=RPC_TIMEOUT * 2)
     try:
@@ -493,8 +616,8 @@ def test_bidi_stream_events_interleaved(ingest, avail):
     assert get(avail, sku, loc).on_hand == 15
 
 
-def test_bidi_batch_level_error_keeps_stream_open(ingest):
-    loc, sku, dev = uid("loc"), uid("sku"), uid("dev")
+def test_bidi_batch_level_error_keeps_stream_open(ingest, loc):
+    sku, dev = uid("sku"), uid("dev")
     requests = RequestQueue()
     call = ingest.StreamEvents(iter(requests), timeout=RPC_TIMEOUT)
     try:
@@ -546,7 +669,7 @@ def test_bidi_more_streams_than_connection_limit(ingest):
 # 5. deadlines
 
 
-def test_deadline_exceeded_on_idle_stream(ingest, avail):
+def test_deadline_exceeded_on_idle_stream(ingest, avail, probe_location):
     requests = RequestQueue()  # nothing sent, never half-closed (until cleanup)
     call = ingest.StreamEvents(iter(requests), timeout=0.5)
     try:
@@ -557,12 +680,12 @@ def test_deadline_exceeded_on_idle_stream(ingest, avail):
     finally:
         requests.close()  # release grpc's request-consumer thread
     # Server still fine.
-    assert get(avail, uid("sku"), uid("loc")).exists is False
+    assert get(avail, uid("sku"), probe_location).exists is False
 
 
-def test_generous_deadline_unary_succeeds(avail):
+def test_generous_deadline_unary_succeeds(avail, loc):
     resp = avail.GetAvailability(
-        av_pb2.GetAvailabilityRequest(query=query(uid("sku"), location=uid("loc"))),
+        av_pb2.GetAvailabilityRequest(query=query(uid("sku"), location=loc)),
         timeout=120.0)
     assert resp.availability.status == common_pb2.STOCK_STATUS_OUT_OF_STOCK
 
@@ -571,8 +694,8 @@ def test_generous_deadline_unary_succeeds(avail):
 # 6. cancellation
 
 
-def test_cancel_bidi_stream_server_keeps_serving(ingest, avail):
-    sku, loc, dev = uid("sku"), uid("loc"), uid("dev")
+def test_cancel_bidi_stream_server_keeps_serving(ingest, avail, loc):
+    sku, dev = uid("sku"), uid("dev")
     requests = RequestQueue()
     call = ingest.StreamEvents(iter(requests), timeout=RPC_TIMEOUT)
     try:
@@ -595,23 +718,23 @@ def test_cancel_bidi_stream_server_keeps_serving(ingest, avail):
     assert get(avail, sku, loc).on_hand == 4
 
 
-def test_cancel_unary_future_server_keeps_serving(avail):
+def test_cancel_unary_future_server_keeps_serving(avail, probe_location):
     fut = avail.GetAvailability.future(
-        av_pb2.GetAvailabilityRequest(query=query(uid("sku"), location=uid("loc"))),
+        av_pb2.GetAvailabilityRequest(query=query(uid("sku"), location=probe_location)),
         timeout=RPC_TIMEOUT)
     fut.cancel()  # may or may not win the race with the answer; both are fine
     try:
         fut.result(timeout=RPC_TIMEOUT)
     except grpc.FutureCancelledError:
         pass
-    assert get(avail, uid("sku"), uid("loc")).exists is False
+    assert get(avail, uid("sku"), probe_location).exists is False
 
 
 # --------------------------------------------------------------------------
 # 7. oversize
 
 
-def test_oversize_request_resource_exhausted(server, channel, avail):
+def test_oversize_request_resource_exhausted(server, channel, avail, probe_location):
     huge = "x" * 5_000_000
     with pytest.raises(grpc.RpcError) as info:
         avail.GetAvailability(
@@ -621,10 +744,10 @@ def test_oversize_request_resource_exhausted(server, channel, avail):
     details = info.value.details() or ""
     assert "4194304" in details or "limit" in details.lower(), details
     # The server (and this very channel) keep serving.
-    assert get(avail, uid("sku"), uid("loc")).exists is False
+    assert get(avail, uid("sku"), probe_location).exists is False
 
 
-def test_oversize_on_stream_resource_exhausted(ingest, avail):
+def test_oversize_on_stream_resource_exhausted(ingest, avail, probe_location):
     dev, loc = uid("dev"), uid("loc")
     huge_ref_events = [event(dev, i + 1, loc, uid("sku"), ingest_pb2.EVENT_TYPE_RECEIPT, 1)
                        for i in range(1)]
@@ -633,7 +756,7 @@ def test_oversize_on_stream_resource_exhausted(ingest, avail):
     with pytest.raises(grpc.RpcError) as info:
         list(call)
     assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
-    assert get(avail, uid("sku"), uid("loc")).exists is False
+    assert get(avail, uid("sku"), probe_location).exists is False
 
 
 def test_message_exactly_at_limit_is_accepted(avail):
@@ -681,11 +804,15 @@ def test_unknown_method_of_known_service_unimplemented(channel):
     assert info.value.code() == grpc.StatusCode.UNIMPLEMENTED
 
 
-def test_contract_method_where_available_unimplemented(avail):
+@pytest.mark.parametrize("method, request_message", [
+    ("GetFreshness", admin_pb2.GetFreshnessRequest()),
+    ("ListExceptions", admin_pb2.ListExceptionsRequest()),
+    ("GetStats", admin_pb2.GetStatsRequest()),
+    ("Checkpoint", admin_pb2.CheckpointRequest()),
+])
+def test_contract_admin_method_unimplemented(admin, method, request_message):
     with pytest.raises(grpc.RpcError) as info:
-        avail.WhereAvailable(
-            av_pb2.WhereAvailableRequest(sku=uid("sku"), group_id=uid("grp")),
-            timeout=RPC_TIMEOUT)
+        getattr(admin, method)(request_message, timeout=RPC_TIMEOUT)
     assert info.value.code() == grpc.StatusCode.UNIMPLEMENTED
     assert info.value.details()
 
@@ -773,10 +900,10 @@ def test_garbage_request_bytes_invalid(channel):
     assert info.value.code() in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.INTERNAL)
 
 
-def test_compressed_request_answered_cleanly(avail):
+def test_compressed_request_answered_cleanly(avail, loc):
     # The server may not support message compression; gRPC then requires
     # UNIMPLEMENTED (not INTERNAL, not a reset). If it does, the answer is right.
-    sku, loc = uid("sku"), uid("loc")
+    sku = uid("sku")
     req = av_pb2.GetAvailabilityRequest(query=query(sku, location=loc))
     try:
         resp = avail.GetAvailability(req, timeout=RPC_TIMEOUT, compression=grpc.Compression.Gzip)
@@ -788,8 +915,8 @@ def test_compressed_request_answered_cleanly(avail):
     assert get(avail, sku, loc).exists is False
 
 
-def test_custom_metadata_is_tolerated(avail):
-    sku, loc = uid("sku"), uid("loc")
+def test_custom_metadata_is_tolerated(avail, loc):
+    sku = uid("sku")
     resp, call = avail.GetAvailability.with_call(
         av_pb2.GetAvailabilityRequest(query=query(sku, location=loc)),
         timeout=RPC_TIMEOUT,
@@ -802,8 +929,8 @@ def test_custom_metadata_is_tolerated(avail):
 # 11. many concurrent calls
 
 
-def test_many_concurrent_unary_calls(ingest, avail):
-    sku, loc, dev = uid("sku"), uid("loc"), uid("dev")
+def test_many_concurrent_unary_calls(ingest, avail, loc):
+    sku, dev = uid("sku"), uid("dev")
     ack = ingest.ApplyEvents(ingest_pb2.EventBatch(events=[
         event(dev, 1, loc, sku, ingest_pb2.EVENT_TYPE_RECEIPT, 42)]), timeout=RPC_TIMEOUT)
     req = av_pb2.GetAvailabilityRequest(query=query(sku, location=loc))
@@ -829,7 +956,8 @@ def test_graceful_shutdown_drains_in_flight_stream(server_factory):
         ingest = ingest_pb2_grpc.IngestStub(ch)
         avail = av_grpc.AvailabilityStub(ch)
         health = health_pb2_grpc.HealthStub(ch)
-        sku, loc, dev = uid("sku"), uid("loc"), uid("dev")
+        sku, dev = uid("sku"), uid("dev")
+        loc = declare_location(admin_pb2_grpc.AdminStub(ch), uid("loc"))
 
         call = ingest.StreamEvents(iter(requests), timeout=RPC_TIMEOUT * 2)
         requests.send(ingest_pb2.EventBatch(batch_id="before", events=[
@@ -937,3 +1065,564 @@ def test_sigterm_right_after_ready_exits_zero(tmp_path):
         log.close()
         if not drainer.is_alive():
             os.close(read_end)
+
+
+# --------------------------------------------------------------------------
+# 13. admin: locations and groups
+
+
+def test_admin_upsert_location_round_trip(admin):
+    loc = uid("loc")
+    first = admin.UpsertLocation(admin_pb2.UpsertLocationRequest(location=location_message(
+        loc, kind=common_pb2.LOCATION_KIND_WAREHOUSE, display_name="DC East",
+        default_safety_stock=4, low_stock_threshold=9, coordinates=(40.0, -74.5),
+        capabilities=[common_pb2.FULFILLMENT_CAPABILITY_SHIP, common_pb2.FULFILLMENT_CAPABILITY_SHIP,
+                      common_pb2.FULFILLMENT_CAPABILITY_SAME_DAY])), timeout=RPC_TIMEOUT)
+    assert first.created is True
+    stored = first.location
+    assert stored.location_id == loc
+    assert stored.kind == common_pb2.LOCATION_KIND_WAREHOUSE
+    assert stored.display_name == "DC East"
+    assert (stored.default_safety_stock, stored.low_stock_threshold) == (4, 9)
+    assert stored.active is True
+    assert stored.stale_after_seconds == 900  # 0 means the default, and responses carry it
+    assert list(stored.capabilities) == [common_pb2.FULFILLMENT_CAPABILITY_SHIP,
+                                         common_pb2.FULFILLMENT_CAPABILITY_SAME_DAY]
+    assert (stored.coordinates.latitude, stored.coordinates.longitude) == (40.0, -74.5)
+    assert stored.created_at_unix_ms > 0 and stored.updated_at_unix_ms >= stored.created_at_unix_ms
+    assert stored.lsn > 0
+
+    second = admin.UpsertLocation(admin_pb2.UpsertLocationRequest(location=location_message(
+        loc, kind=common_pb2.LOCATION_KIND_STORE, stale_after_seconds=60)), timeout=RPC_TIMEOUT)
+    assert second.created is False
+    again = second.location
+    assert again.created_at_unix_ms == stored.created_at_unix_ms
+    assert again.lsn > stored.lsn
+    # A full replacement: fields not sent are gone.
+    assert again.kind == common_pb2.LOCATION_KIND_STORE
+    assert again.stale_after_seconds == 60
+    assert (again.default_safety_stock, again.low_stock_threshold) == (0, 0)
+    assert list(again.capabilities) == [] and not again.HasField("coordinates")
+
+    got = admin.GetLocation(admin_pb2.GetLocationRequest(location_id=loc), timeout=RPC_TIMEOUT)
+    assert got.location == again
+    assert got.freshness.location_id == loc
+    assert got.freshness.stale_after_seconds == 60
+    assert got.positions == 0
+    assert list(got.group_ids) == []
+
+
+def test_admin_get_location_reports_positions_and_groups(admin, ingest, loc):
+    other = declare_location(admin, uid("loc"))
+    apply_events(ingest, [(loc, uid("sku"), RECEIPT, 1), (loc, uid("sku"), RECEIPT, 2)])
+    g_b, g_a = uid("grpB"), uid("grpA")
+    declare_group(admin, g_b, [loc])
+    declare_group(admin, g_a, [other, loc])
+    declare_group(admin, uid("grpC"), [other])
+    got = admin.GetLocation(admin_pb2.GetLocationRequest(location_id=loc), timeout=RPC_TIMEOUT)
+    assert got.positions == 2
+    assert list(got.group_ids) == sorted([g_a, g_b])
+    assert got.freshness.location_id == loc
+    assert got.freshness.last_update_unix_ms > 0
+    assert got.freshness.stale is False and got.freshness.included is True
+
+
+def test_admin_get_location_unknown_not_found(admin):
+    loc = uid("undeclared")
+    with pytest.raises(grpc.RpcError) as info:
+        admin.GetLocation(admin_pb2.GetLocationRequest(location_id=loc), timeout=RPC_TIMEOUT)
+    assert info.value.code() == grpc.StatusCode.NOT_FOUND
+    assert loc in info.value.details()
+
+
+def test_admin_upsert_location_missing_kind_invalid(admin, avail):
+    loc = uid("loc")
+    with pytest.raises(grpc.RpcError) as info:
+        admin.UpsertLocation(admin_pb2.UpsertLocationRequest(location=location_message(
+            loc, kind=common_pb2.LOCATION_KIND_UNSPECIFIED)), timeout=RPC_TIMEOUT)
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "kind" in info.value.details()
+    # Nothing was declared.
+    with pytest.raises(grpc.RpcError) as info:
+        get(avail, uid("sku"), loc)
+    assert info.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+@pytest.mark.parametrize("settings, field", [
+    ({"default_safety_stock": -1}, "default_safety_stock"),
+    ({"low_stock_threshold": -1}, "low_stock_threshold"),
+    ({"stale_after_seconds": 604_801}, "stale_after_seconds"),
+    ({"coordinates": (91.0, 0.0)}, "coordinates"),
+    ({"coordinates": (0.0, -180.5)}, "coordinates"),
+    ({"display_name": "n" * 257}, "display_name"),
+])
+def test_admin_upsert_location_invalid_field_named(admin, settings, field):
+    with pytest.raises(grpc.RpcError) as info:
+        admin.UpsertLocation(admin_pb2.UpsertLocationRequest(
+            location=location_message(uid("loc"), **settings)), timeout=RPC_TIMEOUT)
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert field in info.value.details()
+
+
+def test_admin_upsert_location_malformed_id_invalid(admin):
+    with pytest.raises(grpc.RpcError) as info:
+        admin.UpsertLocation(admin_pb2.UpsertLocationRequest(
+            location=location_message("bad id!")), timeout=RPC_TIMEOUT)
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "location_id" in info.value.details()
+
+
+def test_admin_upsert_group_undeclared_member_not_found(admin, avail, loc):
+    grp, missing = uid("grp"), uid("undeclared")
+    with pytest.raises(grpc.RpcError) as info:
+        admin.UpsertGroup(admin_pb2.UpsertGroupRequest(group=admin_pb2.LocationGroup(
+            group_id=grp, location_ids=[loc, missing])), timeout=RPC_TIMEOUT)
+    assert info.value.code() == grpc.StatusCode.NOT_FOUND
+    assert missing in info.value.details()
+    # The group was not created.
+    with pytest.raises(grpc.RpcError) as info:
+        get_group(avail, uid("sku"), grp)
+    assert info.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_admin_upsert_group_duplicate_member_invalid(admin, loc):
+    with pytest.raises(grpc.RpcError) as info:
+        admin.UpsertGroup(admin_pb2.UpsertGroupRequest(group=admin_pb2.LocationGroup(
+            group_id=uid("grp"), location_ids=[loc, loc])), timeout=RPC_TIMEOUT)
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "location_ids" in info.value.details()
+
+
+def test_admin_upsert_group_round_trip(admin, loc):
+    other = declare_location(admin, uid("loc"))
+    grp = uid("grp")
+    first = admin.UpsertGroup(admin_pb2.UpsertGroupRequest(group=admin_pb2.LocationGroup(
+        group_id=grp, display_name="web ship", location_ids=[other, loc], include_stale=True)),
+        timeout=RPC_TIMEOUT)
+    assert first.created is True
+    assert list(first.group.location_ids) == [other, loc]  # priority order kept, not sorted
+    assert first.group.include_stale is True and first.group.display_name == "web ship"
+    assert first.group.lsn > 0 and first.group.created_at_unix_ms > 0
+    second = admin.UpsertGroup(admin_pb2.UpsertGroupRequest(group=admin_pb2.LocationGroup(
+        group_id=grp, location_ids=[loc])), timeout=RPC_TIMEOUT)
+    assert second.created is False
+    assert list(second.group.location_ids) == [loc]
+    assert second.group.created_at_unix_ms == first.group.created_at_unix_ms
+    assert second.group.lsn > first.group.lsn
+
+
+def list_all_locations(admin, page_size, **filters):
+    ids, pages, token = [], [], ""
+    while True:
+        resp = admin.ListLocations(admin_pb2.ListLocationsRequest(
+            page_size=page_size, page_token=token, **filters), timeout=RPC_TIMEOUT)
+        pages.append([l.location_id for l in resp.locations])
+        ids.extend(pages[-1])
+        token = resp.next_page_token
+        if not token:
+            return ids, pages
+        assert len(pages) < 10_000, "paging does not end"
+
+
+def test_admin_list_locations_paging(admin):
+    prefix = uid("page")
+    mine = [declare_location(admin, f"{prefix}-{i}") for i in (3, 0, 4, 1, 2)]
+    grp = declare_group(admin, uid("grp"), mine)
+    ids, pages = list_all_locations(admin, 2, group_id=grp)
+    assert pages == [[f"{prefix}-0", f"{prefix}-1"], [f"{prefix}-2", f"{prefix}-3"], [f"{prefix}-4"]]
+    # Unfiltered, every page in id order, nothing repeated or skipped.
+    ids, pages = list_all_locations(admin, 7)
+    assert ids == sorted(ids) and len(ids) == len(set(ids))
+    assert all(len(p) <= 7 for p in pages)
+    assert [i for i in ids if i.startswith(prefix + "-")] == sorted(mine)
+    # Default page size.
+    first = admin.ListLocations(admin_pb2.ListLocationsRequest(group_id=grp), timeout=RPC_TIMEOUT)
+    assert [l.location_id for l in first.locations] == sorted(mine) and first.next_page_token == ""
+
+
+def test_admin_list_locations_filters(admin):
+    prefix = uid("filt")
+    store = declare_location(admin, f"{prefix}-a")
+    dc = declare_location(admin, f"{prefix}-b", kind=common_pb2.LOCATION_KIND_WAREHOUSE)
+    closed = declare_location(admin, f"{prefix}-c", kind=common_pb2.LOCATION_KIND_WAREHOUSE, active=False)
+    grp = declare_group(admin, uid("grp"), [closed, dc, store])
+
+    def ids(**filters):
+        resp = admin.ListLocations(admin_pb2.ListLocationsRequest(group_id=grp, **filters),
+                                   timeout=RPC_TIMEOUT)
+        return [l.location_id for l in resp.locations]
+
+    assert ids() == [store, dc, closed]
+    assert ids(kind=common_pb2.LOCATION_KIND_WAREHOUSE) == [dc, closed]
+    assert ids(active_only=True) == [store, dc]
+    assert ids(kind=common_pb2.LOCATION_KIND_WAREHOUSE, active_only=True) == [dc]
+
+
+def test_admin_list_locations_page_size_over_limit_invalid(admin):
+    with pytest.raises(grpc.RpcError) as info:
+        admin.ListLocations(admin_pb2.ListLocationsRequest(page_size=1_001), timeout=RPC_TIMEOUT)
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "page_size" in info.value.details()
+
+
+def test_admin_list_locations_malformed_page_token_invalid(admin):
+    # No id can contain a space or '!', so this cannot be a token the server issued.
+    with pytest.raises(grpc.RpcError) as info:
+        admin.ListLocations(admin_pb2.ListLocationsRequest(page_token="not a token!"),
+                            timeout=RPC_TIMEOUT)
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_admin_list_groups_by_location_paged(admin, loc):
+    other = declare_location(admin, uid("loc"))
+    prefix = uid("lg")
+    mine = [declare_group(admin, f"{prefix}-{i}", [loc] if i != 1 else [other, loc]) for i in (2, 0, 1)]
+    declare_group(admin, f"{prefix}-9", [other])  # does not contain loc
+    got, token, pages = [], "", 0
+    while True:
+        resp = admin.ListGroups(admin_pb2.ListGroupsRequest(
+            location_id=loc, page_size=2, page_token=token), timeout=RPC_TIMEOUT)
+        pages += 1
+        got.extend(resp.groups)
+        token = resp.next_page_token
+        if not token:
+            break
+        assert pages < 100
+    assert [g.group_id for g in got] == sorted(mine)
+    assert pages == 2
+    assert list(got[1].location_ids) == [other, loc]
+
+
+# --------------------------------------------------------------------------
+# 14. group availability (what an independent client sees)
+
+
+def test_group_totals_over_members_with_settings(admin, ingest, avail):
+    sku = uid("sku")
+    a = declare_location(admin, uid("locA"), default_safety_stock=2, low_stock_threshold=5)
+    b = declare_location(admin, uid("locB"), low_stock_threshold=3)
+    c = declare_location(admin, uid("locC"), default_safety_stock=3)
+    grp = declare_group(admin, uid("grp"), [b, a, c])
+    ack = apply_events(ingest, [(a, sku, RECEIPT, 10), (b, sku, RECEIPT, 4), (c, sku, RECEIPT, 1)])
+
+    # Members: A 10 - 2 = 8, B 4 - 0 = 4, C max(0, 1 - 3) = 0 (C's deficit hides nothing).
+    g = get_group(avail, sku, grp)
+    assert g.sku == sku
+    assert g.WhichOneof("target") == "group_id" and g.group_id == grp
+    assert g.on_hand == 15
+    assert g.reserved == 0
+    assert g.safety_stock == 5
+    assert g.available == 12
+    assert g.low_stock_threshold == 8  # 5 + 3 + 0
+    assert g.status == common_pb2.STOCK_STATUS_IN_STOCK
+    assert g.contributing_locations == 3
+    assert g.locations_with_stock == 2
+    assert g.exists is True
+    assert g.lsn == ack.lsn
+    assert [f.location_id for f in g.freshness] == [b, a, c]  # the group's priority order
+    assert all(f.included and not f.stale for f in g.freshness)
+
+    # Positions carry their location's settings.
+    pa, pc = get(avail, sku, a), get(avail, sku, c)
+    assert (pa.on_hand, pa.safety_stock, pa.available, pa.low_stock_threshold) == (10, 2, 8, 5)
+    assert pa.status == common_pb2.STOCK_STATUS_IN_STOCK
+    assert (pc.on_hand, pc.safety_stock, pc.available) == (1, 3, 0)
+    assert pc.status == common_pb2.STOCK_STATUS_OUT_OF_STOCK
+
+    # A sells 6: A has 2 left (<= its threshold 5: LOW_STOCK); the group 6 (<= 8: LOW_STOCK).
+    ack2 = apply_events(ingest, [(a, sku, SALE, 6)])
+    pa = get(avail, sku, a)
+    assert (pa.on_hand, pa.available, pa.status) == (4, 2, common_pb2.STOCK_STATUS_LOW_STOCK)
+    g = get_group(avail, sku, grp)
+    assert (g.on_hand, g.available, g.locations_with_stock) == (9, 6, 2)
+    assert g.status == common_pb2.STOCK_STATUS_LOW_STOCK
+    assert g.lsn == ack2.lsn
+
+    # Same answer in a batch slot, next to a position query.
+    resp = avail.BatchGetAvailability(av_pb2.BatchGetAvailabilityRequest(queries=[
+        query(sku, group=grp), query(sku, location=b)]), timeout=RPC_TIMEOUT)
+    bg, bb = resp.results[0].availability, resp.results[1].availability
+    assert (bg.group_id, bg.on_hand, bg.available) == (grp, 9, 6)
+    assert bg.status == common_pb2.STOCK_STATUS_LOW_STOCK
+    assert (bb.location_id, bb.available) == (b, 4)
+    assert bb.status == common_pb2.STOCK_STATUS_IN_STOCK  # 4 > B's threshold 3
+
+
+def test_group_unknown_sku_reads_zero(admin, avail):
+    a = declare_location(admin, uid("loc"), default_safety_stock=1)
+    grp = declare_group(admin, uid("grp"), [a])
+    g = get_group(avail, uid("never"), grp)
+    assert g.group_id == grp
+    assert (g.on_hand, g.available, g.locations_with_stock) == (0, 0, 0)
+    assert g.status == common_pb2.STOCK_STATUS_OUT_OF_STOCK
+    assert g.exists is False
+    assert [f.location_id for f in g.freshness] == [a]
+
+
+def test_group_location_settings_change_updates_totals(admin, ingest, avail):
+    sku = uid("sku")
+    a, b = declare_location(admin, uid("locA")), declare_location(admin, uid("locB"))
+    grp = declare_group(admin, uid("grp"), [a, b])
+    apply_events(ingest, [(a, sku, RECEIPT, 10), (b, sku, RECEIPT, 5)])
+    assert get_group(avail, sku, grp).available == 15
+    update_location(admin, a, default_safety_stock=7, low_stock_threshold=20)
+    g = get_group(avail, sku, grp)
+    assert (g.on_hand, g.safety_stock, g.available) == (15, 7, 8)
+    assert g.low_stock_threshold == 20
+    assert g.status == common_pb2.STOCK_STATUS_LOW_STOCK
+    # Safety stock above on-hand: A contributes 0, not a negative number.
+    update_location(admin, a, default_safety_stock=50)
+    g = get_group(avail, sku, grp)
+    assert (g.available, g.locations_with_stock) == (5, 1)
+
+
+def test_group_deactivating_member_removes_it_from_totals(admin, ingest, avail):
+    sku = uid("sku")
+    a = declare_location(admin, uid("locA"), low_stock_threshold=1)
+    b = declare_location(admin, uid("locB"), default_safety_stock=1, low_stock_threshold=2)
+    grp = declare_group(admin, uid("grp"), [a, b])
+    apply_events(ingest, [(a, sku, RECEIPT, 6), (b, sku, RECEIPT, 5)])
+    g = get_group(avail, sku, grp)
+    assert (g.available, g.contributing_locations, g.locations_with_stock) == (10, 2, 2)
+
+    stored = update_location(admin, b, active=False)
+    assert stored.active is False and stored.default_safety_stock == 1
+    g = get_group(avail, sku, grp)
+    assert (g.on_hand, g.available) == (6, 6)
+    assert (g.contributing_locations, g.locations_with_stock) == (1, 1)
+    assert g.low_stock_threshold == 1
+    assert [(f.location_id, f.included) for f in g.freshness] == [(a, True), (b, False)]
+    # The inactive location keeps its stock but sells nothing.
+    pb = get(avail, sku, b)
+    assert (pb.on_hand, pb.available, pb.status) == (5, 0, common_pb2.STOCK_STATUS_OUT_OF_STOCK)
+    assert pb.contributing_locations == 0 and pb.freshness[0].included is False
+
+    # It still accepts events while inactive; they count once it is active again.
+    apply_events(ingest, [(b, sku, RECEIPT, 3)])
+    assert get_group(avail, sku, grp).available == 6
+    assert get(avail, sku, b).on_hand == 8
+    update_location(admin, b, active=True)
+    g = get_group(avail, sku, grp)
+    assert (g.on_hand, g.available, g.contributing_locations, g.locations_with_stock) == (14, 13, 2, 2)
+
+
+def test_group_membership_change_rebuilds_totals(admin, ingest, avail):
+    sku = uid("sku")
+    a, b, c = (declare_location(admin, uid(n)) for n in ("locA", "locB", "locC"))
+    apply_events(ingest, [(a, sku, RECEIPT, 1), (b, sku, RECEIPT, 10), (c, sku, RECEIPT, 100)])
+    grp = declare_group(admin, uid("grp"), [a, b])  # declared after the stock arrived
+    assert get_group(avail, sku, grp).available == 11
+    declare_group(admin, grp, [c, a])
+    g = get_group(avail, sku, grp)
+    assert (g.available, g.contributing_locations) == (101, 2)
+    assert [f.location_id for f in g.freshness] == [c, a]
+    declare_group(admin, grp, [])
+    g = get_group(avail, sku, grp)
+    assert (g.available, g.contributing_locations, len(g.freshness)) == (0, 0, 0)
+
+
+def test_group_safety_stock_sum_beyond_int32(admin, ingest, avail):
+    sku = uid("sku")
+    members = [declare_location(admin, uid("loc"), default_safety_stock=1_000_000_000)
+               for _ in range(3)]
+    grp = declare_group(admin, uid("grp"), members)
+    apply_events(ingest, [(m, sku, RECEIPT, 5) for m in members])
+    g = get_group(avail, sku, grp)
+    assert (g.on_hand, g.available) == (15, 0)
+    assert g.safety_stock == 3_000_000_000
+    update_location(admin, members[2], active=False)
+    assert get_group(avail, sku, grp).safety_stock == 2_000_000_000
+
+
+def test_freshly_declared_location_is_not_stale(admin, avail):
+    loc = declare_location(admin, uid("loc"), stale_after_seconds=604_800)
+    a = get(avail, uid("sku"), loc)
+    assert a.stale is False
+    assert a.freshness[0].stale is False
+
+
+# --------------------------------------------------------------------------
+# 15. WhereAvailable
+
+
+ORIGIN = (40.7580, -73.9855)  # Times Square
+
+
+def great_circle_km(p, q):
+    (lat1, lon1), (lat2, lon2) = p, q
+    rad = math.pi / 180
+    dlat, dlon = (lat2 - lat1) * rad, (lon2 - lon1) * rad
+    h = math.sin(dlat / 2) ** 2 + math.cos(lat1 * rad) * math.cos(lat2 * rad) * math.sin(dlon / 2) ** 2
+    return 6371.0 * 2 * math.asin(math.sqrt(h))
+
+
+@pytest.fixture
+def stores(admin, ingest):
+    """One SKU over a group of stores around Manhattan, in priority order:
+    far (Brooklyn, 5 units, PICKUP), near (Grand Central, 3, PICKUP + SAME_DAY),
+    mid (Wall St, 10, SHIP), nocoord (no coordinates, 7, PICKUP); plus two that
+    must never be listed: empty (next door, available 0 through safety stock) and
+    closed (inactive, 50 on hand)."""
+    P, S, D = (common_pb2.FULFILLMENT_CAPABILITY_PICKUP, common_pb2.FULFILLMENT_CAPABILITY_SHIP,
+               common_pb2.FULFILLMENT_CAPABILITY_SAME_DAY)
+    spec = {
+        "far": dict(coordinates=(40.6782, -73.9442), capabilities=[P], qty=5),
+        "empty": dict(coordinates=(40.7585, -73.9850), capabilities=[P, S, D],
+                      default_safety_stock=4, qty=4),
+        "near": dict(coordinates=(40.7527, -73.9772), capabilities=[P, D], qty=3,
+                     kind=common_pb2.LOCATION_KIND_DARK_STORE),
+        "closed": dict(coordinates=(40.7590, -73.9845), capabilities=[P, S, D], active=False, qty=50),
+        "mid": dict(coordinates=(40.7060, -74.0086), capabilities=[S], qty=10,
+                    kind=common_pb2.LOCATION_KIND_WAREHOUSE),
+        "nocoord": dict(capabilities=[P], qty=7),
+    }
+    sku, ids, coords, receipts = uid("sku"), {}, {}, []
+    for name, settings in spec.items():
+        settings = dict(settings)
+        qty = settings.pop("qty")
+        ids[name] = declare_location(admin, uid(name), display_name=f"store {name}", **settings)
+        coords[ids[name]] = settings.get("coordinates")
+        receipts.append((ids[name], sku, RECEIPT, qty))
+    apply_events(ingest, receipts)
+    grp = declare_group(admin, uid("grp"), [ids[n] for n in spec])
+    return dict(sku=sku, group=grp, ids=ids, coords=coords)
+
+
+def where(avail, stores, **kw):
+    if "near" in kw and isinstance(kw["near"], tuple):
+        kw["near"] = common_pb2.GeoPoint(latitude=kw["near"][0], longitude=kw["near"][1])
+    return avail.WhereAvailable(
+        av_pb2.WhereAvailableRequest(sku=stores["sku"], group_id=stores["group"], **kw),
+        timeout=RPC_TIMEOUT)
+
+
+def listed(stores, resp):
+    names = {v: k for k, v in stores["ids"].items()}
+    return [names[l.availability.location_id] for l in resp.locations]
+
+
+def test_where_available_priority_order_without_near(avail, stores):
+    resp = where(avail, stores)
+    assert listed(stores, resp) == ["far", "near", "mid", "nocoord"]
+    assert [l.availability.available for l in resp.locations] == [5, 3, 10, 7]
+    assert resp.total_available == 25
+    assert resp.total_locations == 4
+    assert resp.index_lsn > 0
+    for l in resp.locations:
+        a = l.availability
+        assert a.sku == stores["sku"] and a.WhichOneof("target") == "location_id"
+        assert a.status == common_pb2.STOCK_STATUS_IN_STOCK
+        assert not l.HasField("distance_km")
+    near = resp.locations[1]
+    assert near.kind == common_pb2.LOCATION_KIND_DARK_STORE
+    assert near.display_name == "store near"
+    assert list(near.capabilities) == [common_pb2.FULFILLMENT_CAPABILITY_PICKUP,
+                                       common_pb2.FULFILLMENT_CAPABILITY_SAME_DAY]
+    assert (near.coordinates.latitude, near.coordinates.longitude) == (40.7527, -73.9772)
+    assert not resp.locations[3].HasField("coordinates")
+
+
+def test_where_available_nearest_first_with_near(avail, stores):
+    resp = where(avail, stores, near=ORIGIN)
+    assert listed(stores, resp) == ["near", "mid", "far", "nocoord"]  # no coordinates: last
+    assert (resp.total_available, resp.total_locations) == (25, 4)
+    for l in resp.locations[:3]:
+        assert l.HasField("distance_km")
+        expected = great_circle_km(ORIGIN, stores["coords"][l.availability.location_id])
+        assert l.distance_km == pytest.approx(expected, rel=0.01)
+    d = [l.distance_km for l in resp.locations[:3]]
+    assert d == sorted(d)
+    assert not resp.locations[3].HasField("distance_km")
+
+
+def test_where_available_radius_filters(avail, stores):
+    # near ~0.9 km, mid ~6.1 km, far ~9.5 km; without coordinates: left out.
+    resp = where(avail, stores, near=ORIGIN, radius_km=7.5)
+    assert listed(stores, resp) == ["near", "mid"]
+    assert (resp.total_available, resp.total_locations) == (13, 2)
+    assert all(l.distance_km <= 7.5 for l in resp.locations)
+    resp = where(avail, stores, near=ORIGIN, radius_km=2.0)
+    assert listed(stores, resp) == ["near"]
+    resp = where(avail, stores, near=(0.0, 0.0), radius_km=100.0)
+    assert listed(stores, resp) == [] and (resp.total_available, resp.total_locations) == (0, 0)
+
+
+def test_where_available_required_capabilities(avail, stores):
+    P, D, S = (common_pb2.FULFILLMENT_CAPABILITY_PICKUP, common_pb2.FULFILLMENT_CAPABILITY_SAME_DAY,
+               common_pb2.FULFILLMENT_CAPABILITY_SHIP)
+    assert listed(stores, where(avail, stores, required_capabilities=[P])) == ["far", "near", "nocoord"]
+    resp = where(avail, stores, required_capabilities=[P, D])
+    assert listed(stores, resp) == ["near"]
+    assert (resp.total_available, resp.total_locations) == (3, 1)
+    assert listed(stores, where(avail, stores, required_capabilities=[S])) == ["mid"]
+    assert listed(stores, where(avail, stores, required_capabilities=[S, P])) == []
+
+
+def test_where_available_min_available(avail, stores):
+    resp = where(avail, stores, min_available=5)
+    assert listed(stores, resp) == ["far", "mid", "nocoord"]
+    assert (resp.total_available, resp.total_locations) == (22, 3)
+    assert listed(stores, where(avail, stores, min_available=11)) == []
+
+
+def test_where_available_limit_keeps_totals(avail, stores):
+    resp = where(avail, stores, limit=2)
+    assert listed(stores, resp) == ["far", "near"]
+    assert (resp.total_available, resp.total_locations) == (25, 4)
+    resp = where(avail, stores, near=ORIGIN, limit=1)
+    assert listed(stores, resp) == ["near"]
+    assert (resp.total_available, resp.total_locations) == (25, 4)
+
+
+def test_where_available_same_distance_more_available_first(admin, ingest, avail):
+    sku, here = uid("sku"), (40.7, -74.0)
+    small = declare_location(admin, uid("small"), coordinates=here)
+    big = declare_location(admin, uid("big"), coordinates=here)
+    apply_events(ingest, [(small, sku, RECEIPT, 2), (big, sku, RECEIPT, 9)])
+    grp = declare_group(admin, uid("grp"), [small, big])
+
+    def order(**kw):
+        resp = avail.WhereAvailable(av_pb2.WhereAvailableRequest(sku=sku, group_id=grp, **kw),
+                                    timeout=RPC_TIMEOUT)
+        return [l.availability.location_id for l in resp.locations]
+
+    assert order() == [small, big]  # priority order
+    assert order(near=common_pb2.GeoPoint(latitude=40.8, longitude=-74.0)) == [big, small]
+
+
+def test_where_available_reflects_changes(admin, ingest, avail, stores):
+    ids = stores["ids"]
+    apply_events(ingest, [(ids["far"], stores["sku"], SALE, 5)])  # far sells out
+    update_location(admin, ids["closed"], active=True)           # closed reopens with 50
+    resp = where(avail, stores)
+    assert listed(stores, resp) == ["near", "closed", "mid", "nocoord"]
+    assert (resp.total_available, resp.total_locations) == (70, 4)
+
+
+def test_where_available_unknown_sku_empty(avail, stores):
+    resp = avail.WhereAvailable(av_pb2.WhereAvailableRequest(
+        sku=uid("never"), group_id=stores["group"]), timeout=RPC_TIMEOUT)
+    assert list(resp.locations) == []
+    assert (resp.total_available, resp.total_locations) == (0, 0)
+
+
+def test_where_available_unknown_group_not_found(avail):
+    grp = uid("grp")
+    with pytest.raises(grpc.RpcError) as info:
+        avail.WhereAvailable(av_pb2.WhereAvailableRequest(sku=uid("sku"), group_id=grp),
+                             timeout=RPC_TIMEOUT)
+    assert info.value.code() == grpc.StatusCode.NOT_FOUND
+    assert grp in info.value.details()
+
+
+@pytest.mark.parametrize("kw, field", [
+    (dict(radius_km=5.0), "near"),                # a radius needs a point
+    (dict(limit=1_001), "limit"),
+    (dict(near=(95.0, 0.0)), "near"),
+    (dict(near=(40.0, -74.0), radius_km=-1.0), "radius_km"),
+])
+def test_where_available_invalid_arguments(avail, stores, kw, field):
+    with pytest.raises(grpc.RpcError) as info:
+        where(avail, stores, **kw)
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert field in info.value.details()
