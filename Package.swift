@@ -6,6 +6,7 @@
 // - CNGHTTP2:          system-library shim over Debian's libnghttp2 (HTTP/2 framing, HPACK, flow control).
 // - GRPCNGHTTP2:       a thin gRPC-over-HTTP/2 server on libnghttp2 + SwiftNIO. Knows gRPC, not inventory.
 // - StockIndex:        the in-memory sharded index of positions and group totals; lock-free reads.
+// - WriteAheadLog:     segments, checksummed records, group commit, recovery. Bytes, not inventory.
 // - OmniStockAPI:      generated protobuf messages (committed; `tools/generate-protos.sh`).
 // - OmniStockAPIGRPC:  generated grpc-swift-2 stubs (committed); tests and benchmarks use them as an
 //                      independent client and as the baseline server. The server itself does not.
@@ -57,6 +58,10 @@ let targets: [Target] = [
     dependencies: [
       .product(name: "Atomics", package: "swift-atomics")
     ],
+    swiftSettings: defaultSwiftSettings
+  ),
+  .target(
+    name: "WriteAheadLog",
     swiftSettings: defaultSwiftSettings
   ),
   .target(
@@ -120,6 +125,11 @@ let targets: [Target] = [
     swiftSettings: defaultSwiftSettings
   ),
   .testTarget(
+    name: "WriteAheadLogTests",
+    dependencies: ["WriteAheadLog"],
+    swiftSettings: defaultSwiftSettings
+  ),
+  .testTarget(
     name: "OmniStockServerTests",
     dependencies: [
       "OmniStockServer",
@@ -146,6 +156,7 @@ let package = Package(
     .library(name: "GRPCNGHTTP2", targets: ["GRPCNGHTTP2"]),
     .library(name: "OmniStockAPI", targets: ["OmniStockAPI"]),
     .library(name: "StockIndex", targets: ["StockIndex"]),
+    .library(name: "WriteAheadLog", targets: ["WriteAheadLog"]),
     .library(name: "OmniStockAPIGRPC", targets: ["OmniStockAPIGRPC"]),
     .library(name: "OmniStockServer", targets: ["OmniStockServer"]),
   ],

@@ -1,0 +1,280 @@
+import Foundation
+
+/// An append-only, checksummed, segmented log with group commit: a record is acknowledged only
+/// once it is on disk (`fdatasync` returned).
+///
+/// ## Guarantees
+/// - **LSNs are gap-free** and assigned in ``append(type:version:payload:onDurable:)`` call order.
+/// - **Durable before acknowledged**: `onDurable` is called with the LSN only after the record and
+///   every record before it were written and `fdatasync`ed.
+/// - **Group commit**: one dedicated thread (never Swift's cooperative pool or an event loop)
+///   writes everything queued since its last write with one `pwrite` and one `fdatasync`; a lone
+///   record is written at once (no timer), and an idle log does no I/O.
+/// - **Fail-stop**: a write or sync error fails every waiting and later append, forever (an
+///   `fsync` error is not retryable: the kernel may have dropped the dirty pages), and calls
+///   `onFailure` once so the process can exit and recover from the log on restart.
+/// - **Segments** of fixed size, preallocated, created as `*.tmp`, synced, renamed and the
+///   directory synced, so a segment file always has a valid header. A write group never spans two
+///   segments (see ``LogRecovery`` for why that matters).
+///
+/// `@unchecked Sendable`: mutable state lives in `shared`, accessed only under `condition`; the
+/// descriptor and offsets in `writer` are touched only by the writer thread (and by `open` before
+/// the thread starts).
+public final class WriteAheadLog: @unchecked Sendable {
+  /// Where and how big.
+  public struct Configuration: Sendable {
+    public var directory: String
+    public var segmentBytes: Int
+    public var maxPayloadBytes: Int
+    /// Cut the log at corruption instead of refusing to start (keeps a copy of what is cut).
+    public var repair: Bool
+
+    public init(directory: String, segmentBytes: Int = 64 << 20, maxPayloadBytes: Int = 16 << 20, repair: Bool = false) {
+      precondition(maxPayloadBytes + RecordFraming.headerBytes + 8 <= segmentBytes - RecordFraming.segmentHeaderBytes)
+      self.directory = directory
+      self.segmentBytes = segmentBytes
+      self.maxPayloadBytes = maxPayloadBytes
+      self.repair = repair
+    }
+  }
+
+  /// The log's life.
+  enum State {
+    case open
+    case failed(LogFailure)
+    case closing
+    case closed
+  }
+
+  private struct Pending {
+    let record: LogRecord
+    let onDurable: @Sendable (Result<UInt64, LogFailure>) -> Void
+  }
+
+  private struct Shared {
+    var state = State.open
+    var queue: [Pending] = []
+    var nextLSN: UInt64
+    var durableLSN: UInt64
+  }
+
+  private struct WriterFiles {
+    var descriptor: Int32 = -1
+    var path = ""
+    var offset = 0
+  }
+
+  public let configuration: Configuration
+  private let condition = NSCondition()
+  private var shared: Shared
+  private var writer = WriterFiles()
+  private var thread: Thread?
+  private let onFailure: @Sendable (LogFailure) -> Void
+
+  /// Recovers the log in `configuration.directory` (see ``LogRecovery``), replaying every record
+  /// after `afterLSN`, then opens it for appending.
+  public static func open(
+    _ configuration: Configuration, afterLSN: UInt64 = 0, onFailure: @escaping @Sendable (LogFailure) -> Void,
+    replay: (LogRecord) throws -> Void
+  ) throws -> (log: WriteAheadLog, recovery: LogRecovery.Outcome) {
+    let outcome = try LogRecovery.recover(
+      directory: configuration.directory, repair: configuration.repair, maxPayloadBytes: configuration.maxPayloadBytes,
+      afterLSN: afterLSN, replay: replay)
+    let log = WriteAheadLog(configuration: configuration, lastLSN: max(outcome.lastLSN, afterLSN), onFailure: onFailure)
+    if let last = outcome.segments.last {
+      log.writer.path = configuration.directory + "/" + last.name
+      log.writer.descriptor = try FileIO.open(log.writer.path, flags: O_RDWR)
+      log.writer.offset = outcome.tailOffset
+    } else {
+      try log.createSegment(firstLSN: max(outcome.lastLSN, afterLSN) + 1)
+    }
+    log.start()
+    return (log, outcome)
+  }
+
+  private init(configuration: Configuration, lastLSN: UInt64, onFailure: @escaping @Sendable (LogFailure) -> Void) {
+    self.configuration = configuration
+    self.shared = Shared(nextLSN: lastLSN + 1, durableLSN: lastLSN)
+    self.onFailure = onFailure
+  }
+
+  deinit {
+    if writer.descriptor >= 0 { Glibc.close(writer.descriptor) }
+  }
+
+  /// The highest LSN known to be on disk.
+  public var durableLSN: UInt64 {
+    condition.lock()
+    defer { condition.unlock() }
+    return shared.durableLSN
+  }
+
+  /// The LSN the next append will get.
+  public var nextLSN: UInt64 {
+    condition.lock()
+    defer { condition.unlock() }
+    return shared.nextLSN
+  }
+
+  /// Queues a record and returns its LSN at once; `onDurable` is called (on the log's thread; keep
+  /// it short) when the record is on disk, or with the failure that stopped the log.
+  @discardableResult
+  public func append(
+    type: UInt8, version: UInt8 = 1, payload: [UInt8], onDurable: @escaping @Sendable (Result<UInt64, LogFailure>) -> Void
+  ) throws(LogFailure) -> UInt64 {
+    guard type != 0 else { throw LogFailure("record type 0 is reserved") }
+    guard payload.count <= configuration.maxPayloadBytes else {
+      throw LogFailure("record of \(payload.count) bytes exceeds the log's limit of \(configuration.maxPayloadBytes)")
+    }
+    condition.lock()
+    defer { condition.unlock() }
+    switch shared.state {
+    case .open: break
+    case .failed(let failure): throw failure
+    case .closing, .closed: throw LogFailure("the log is closed")
+    }
+    let lsn = shared.nextLSN
+    shared.nextLSN += 1
+    shared.queue.append(Pending(record: LogRecord(lsn: lsn, type: type, version: version, payload: payload), onDurable: onDurable))
+    condition.signal()
+    return lsn
+  }
+
+  /// Appends and waits until the record is durable; returns its LSN.
+  public func appendAndWait(type: UInt8, version: UInt8 = 1, payload: [UInt8]) async throws -> UInt64 {
+    try await withCheckedThrowingContinuation { continuation in
+      do {
+        try append(type: type, version: version, payload: payload) { result in continuation.resume(with: result) }
+      } catch {
+        continuation.resume(throwing: error)
+      }
+    }
+  }
+
+  /// Writes everything queued, syncs, and stops the log's thread. Appends after this fail.
+  public func close() {
+    condition.lock()
+    if case .open = shared.state { shared.state = .closing }
+    condition.broadcast()
+    while true {
+      if case .closed = shared.state { break }
+      if case .failed = shared.state, thread == nil { break }
+      condition.wait()
+    }
+    condition.unlock()
+  }
+
+  // MARK: - The log's thread
+
+  private func start() {
+    let thread = Thread { [self] in run() }
+    thread.name = "omnistock-wal"
+    thread.qualityOfService = .userInitiated
+    self.thread = thread
+    thread.start()
+  }
+
+  private func run() {
+    while true {
+      condition.lock()
+      while shared.queue.isEmpty, case .open = shared.state { condition.wait() }
+      let batch = shared.queue
+      shared.queue.removeAll(keepingCapacity: true)
+      let closing: Bool
+      if case .closing = shared.state { closing = true } else { closing = false }
+      condition.unlock()
+
+      if !batch.isEmpty {
+        do {
+          try write(batch)
+          condition.lock()
+          shared.durableLSN = batch.last!.record.lsn
+          condition.unlock()
+          for pending in batch { pending.onDurable(.success(pending.record.lsn)) }
+        } catch {
+          fail(error as? LogFailure ?? LogFailure("\(error)"), pending: batch)
+          return
+        }
+      }
+      if closing && batch.isEmpty {
+        condition.lock()
+        shared.state = .closed
+        if writer.descriptor >= 0 {
+          Glibc.close(writer.descriptor)
+          writer.descriptor = -1
+        }
+        condition.broadcast()
+        condition.unlock()
+        return
+      }
+    }
+  }
+
+  private func fail(_ failure: LogFailure, pending: [Pending]) {
+    condition.lock()
+    shared.state = .failed(failure)
+    let queued = shared.queue
+    shared.queue.removeAll()
+    thread = nil
+    condition.broadcast()
+    condition.unlock()
+    for waiter in pending + queued { waiter.onDurable(.failure(failure)) }
+    onFailure(failure)
+  }
+
+  /// Writes `batch` as one or more groups (one per segment it touches), each synced.
+  private func write(_ batch: [Pending]) throws {
+    var buffer: [UInt8] = []
+    buffer.reserveCapacity(batch.reduce(0) { $0 + RecordFraming.encodedSize(payloadBytes: $1.record.payload.count) })
+    var groupStart = 0
+    for (index, pending) in batch.enumerated() {
+      let size = RecordFraming.encodedSize(payloadBytes: pending.record.payload.count)
+      if writer.offset + (buffer.count - groupStart) + size > configuration.segmentBytes {
+        try flushGroup(&buffer, from: groupStart)
+        try createSegment(firstLSN: pending.record.lsn)
+        buffer.removeAll(keepingCapacity: true)
+        groupStart = 0
+      }
+      let last = index == batch.count - 1
+      let nextSize = last ? 0 : RecordFraming.encodedSize(payloadBytes: batch[index + 1].record.payload.count)
+      let endsGroup = last || writer.offset + buffer.count + size + nextSize > configuration.segmentBytes
+      RecordFraming.encode(pending.record, groupEnd: endsGroup, into: &buffer)
+    }
+    try flushGroup(&buffer, from: groupStart)
+  }
+
+  private func flushGroup(_ buffer: inout [UInt8], from start: Int) throws {
+    guard buffer.count > start else { return }
+    try buffer.withUnsafeBytes { bytes in
+      try FileIO.writeAll(writer.descriptor, UnsafeRawBufferPointer(rebasing: bytes[start...]), at: writer.offset, path: writer.path)
+    }
+    try FileIO.dataSync(writer.descriptor, path: writer.path)
+    writer.offset += buffer.count - start
+  }
+
+  /// Creates, syncs and publishes a new segment starting at `firstLSN`, and switches to it.
+  private func createSegment(firstLSN: UInt64) throws(LogFailure) {
+    let name = SegmentName.make(firstLSN: firstLSN)
+    let path = configuration.directory + "/" + name
+    let temporary = path + ".tmp"
+    let descriptor = try FileIO.open(temporary, flags: O_RDWR | O_CREAT | O_TRUNC)
+    do throws(LogFailure) {
+      try FileIO.preallocate(descriptor, bytes: configuration.segmentBytes, path: temporary)
+      let header = RecordFraming.segmentHeader(
+        firstLSN: firstLSN, segmentBytes: configuration.segmentBytes, createdUnixMs: FileIO.nowUnixMs())
+      var written: LogFailure?
+      header.withUnsafeBytes { bytes in
+        do throws(LogFailure) { try FileIO.writeAll(descriptor, bytes, at: 0, path: temporary) } catch { written = error }
+      }
+      if let written { throw written }
+      try FileIO.dataSync(descriptor, path: temporary)
+      try FileIO.rename(temporary, path)
+      try FileIO.syncDirectory(configuration.directory)
+    } catch {
+      Glibc.close(descriptor)
+      throw error
+    }
+    if writer.descriptor >= 0 { Glibc.close(writer.descriptor) }
+    writer = WriterFiles(descriptor: descriptor, path: path, offset: RecordFraming.segmentHeaderBytes)
+  }
+}
