@@ -88,6 +88,7 @@ let targets: [Target] = [
       "GRPCNGHTTP2",
       "OmniStockAPI",
       "StockIndex",
+      "WriteAheadLog",
       .product(name: "NIOCore", package: "swift-nio"),
       .product(name: "NIOPosix", package: "swift-nio"),
       .product(name: "SwiftProtobuf", package: "swift-protobuf"),
@@ -134,6 +135,7 @@ let targets: [Target] = [
     dependencies: [
       "OmniStockServer",
       "StockIndex",
+      "WriteAheadLog",
       "GRPCNGHTTP2",
       "OmniStockAPI",
       "OmniStockAPIGRPC",

@@ -1,11 +1,11 @@
 public import GRPCNGHTTP2
 import OmniStockAPI
 import StockIndex
+import SwiftProtobuf
 
 /// `omnistock.v1.Admin`: locations and groups (upsert, get, list).
 ///
-/// **Interim**: configuration lives in memory until the log makes it durable (issue 4);
-/// freshness, exceptions, stats and checkpoints answer `UNIMPLEMENTED` until issues 4 and 5.
+/// Upserts are logged and acknowledged once durable. Freshness, exceptions, stats and checkpoints answer `UNIMPLEMENTED` until issues 4 and 5.
 public struct AdminService: Sendable {
   static let defaultPageSize = 100
   static let maxPageSize = 1_000
@@ -20,16 +20,19 @@ public struct AdminService: Sendable {
 
   /// Adds this service's methods to `router`.
   public func register(into router: inout RPCRouter) {
-    router.unary(OmniStockMethods.Admin.upsertLocation) { (request: Omnistock_V1_UpsertLocationRequest, _) in
-      guard request.hasLocation else { throw GRPCStatus(.invalidArgument, "location is missing") }
-      let now = WallClock.nowUnixMs()
-      let (location, created) = try writer.commit { lsn throws(GRPCStatus) in
-        try directory.upsert(request.location, lsn: lsn, nowUnixMs: now)
+    router.unaryDeferred(OmniStockMethods.Admin.upsertLocation) {
+      (request: Omnistock_V1_UpsertLocationRequest, _, responder: ProtobufUnaryResponder<Omnistock_V1_UpsertLocationResponse>) in
+      guard request.hasLocation else { return responder.fail(GRPCStatus(.invalidArgument, "location is missing")) }
+      var record = Omnistock_Log_V1_LocationRecord()
+      record.location = request.location
+      record.serverTimeUnixMs = WallClock.nowUnixMs()
+      Self.write(writer, .location, record, responder, validate: { () throws(GRPCStatus) in try directory.validate(request.location) }) { lsn in
+        let (location, created) = directory.apply(record.location, lsn: lsn, nowUnixMs: record.serverTimeUnixMs)
+        var response = Omnistock_V1_UpsertLocationResponse()
+        response.location = location
+        response.created = created
+        return response
       }
-      var response = Omnistock_V1_UpsertLocationResponse()
-      response.location = location
-      response.created = created
-      return response
     }
     router.unary(OmniStockMethods.Admin.getLocation) { (request: Omnistock_V1_GetLocationRequest, _) in
       if let problem = IdentifierRules.problem(with: request.locationID, field: "location_id") {
@@ -65,16 +68,19 @@ public struct AdminService: Sendable {
       if matching.count > size { response.nextPageToken = response.locations.last!.locationID }
       return response
     }
-    router.unary(OmniStockMethods.Admin.upsertGroup) { (request: Omnistock_V1_UpsertGroupRequest, _) in
-      guard request.hasGroup else { throw GRPCStatus(.invalidArgument, "group is missing") }
-      let now = WallClock.nowUnixMs()
-      let (group, created) = try writer.commit { lsn throws(GRPCStatus) in
-        try directory.upsert(request.group, lsn: lsn, nowUnixMs: now)
+    router.unaryDeferred(OmniStockMethods.Admin.upsertGroup) {
+      (request: Omnistock_V1_UpsertGroupRequest, _, responder: ProtobufUnaryResponder<Omnistock_V1_UpsertGroupResponse>) in
+      guard request.hasGroup else { return responder.fail(GRPCStatus(.invalidArgument, "group is missing")) }
+      var record = Omnistock_Log_V1_GroupRecord()
+      record.group = request.group
+      record.serverTimeUnixMs = WallClock.nowUnixMs()
+      Self.write(writer, .group, record, responder, validate: { () throws(GRPCStatus) in try directory.validate(request.group) }) { lsn in
+        let (group, created) = directory.apply(record.group, lsn: lsn, nowUnixMs: record.serverTimeUnixMs)
+        var response = Omnistock_V1_UpsertGroupResponse()
+        response.group = group
+        response.created = created
+        return response
       }
-      var response = Omnistock_V1_UpsertGroupResponse()
-      response.group = group
-      response.created = created
-      return response
     }
     router.unary(OmniStockMethods.Admin.listGroups) { (request: Omnistock_V1_ListGroupsRequest, _) in
       let size = try Self.pageSize(request.pageSize)
@@ -93,6 +99,25 @@ public struct AdminService: Sendable {
       router.unimplemented(method, reason: "operations reports arrive with the inventory engine (issue 5)")
     }
     router.unimplemented(OmniStockMethods.Admin.checkpoint, reason: "checkpoints arrive with the write-ahead log (issue 4)")
+  }
+
+  /// Logs `record`, applies it, and answers once it is durable.
+  static func write<Record: SwiftProtobuf.Message, Response: SwiftProtobuf.Message>(
+    _ writer: StockWriter, _ type: LogRecordType, _ record: Record, _ responder: ProtobufUnaryResponder<Response>,
+    validate: () throws(GRPCStatus) -> Void, apply: (UInt64) -> Response
+  ) {
+    let payload: [UInt8]
+    do {
+      payload = try ProtobufCoding.encode(record)
+    } catch {
+      return responder.fail(error)
+    }
+    writer.write(type: type, payload: payload, validate: validate, apply: apply) { result in
+      switch result {
+      case .success(let response): responder.respond(response)
+      case .failure(let status): responder.fail(status)
+      }
+    }
   }
 
   /// A page token is the last id of the previous page (empty for the first page).

@@ -5,8 +5,8 @@ import StockIndex
 /// `omnistock.v1.Ingest`: POS event streams and WMS/ERP snapshots.
 ///
 /// Events are validated one by one (a malformed event is `REJECTED` with its reason, the rest of
-/// the batch applies) and applied to the ``StockIndex`` under one LSN per batch. Not yet here
-/// (issues 4 and 5): durability, exactly-once per device (`DUPLICATE`, `GAP`), `SUPERSEDED` for
+/// the batch applies), logged as one record and applied to the ``StockIndex`` under its LSN, and
+/// acknowledged once durable. Not yet here (issue 5): exactly-once per device (`DUPLICATE`, `GAP`), `SUPERSEDED` for
 /// deltas older than a count; until locations are configured through the engine, an event for an
 /// undeclared location declares it with defaults.
 public struct IngestService: Sendable {
@@ -25,14 +25,25 @@ public struct IngestService: Sendable {
 
   /// Adds this service's methods to `router`.
   public func register(into router: inout RPCRouter) {
-    router.unary(OmniStockMethods.Ingest.applyEvents) { (batch: Omnistock_V1_EventBatch, _) in
-      self.apply(batch)
+    router.unaryDeferred(OmniStockMethods.Ingest.applyEvents) {
+      (batch: Omnistock_V1_EventBatch, _, responder: ProtobufUnaryResponder<Omnistock_V1_EventAck>) in
+      self.apply(batch) { result in
+        switch result {
+        case .success(let ack): responder.respond(ack)
+        case .failure(let status): responder.fail(status)
+        }
+      }
     }
     router.bidirectionalStreaming(OmniStockMethods.Ingest.streamEvents) {
       (batches: ProtobufRequestStream<Omnistock_V1_EventBatch>, acks: ProtobufResponseWriter<Omnistock_V1_EventAck>, _)
       in
+      // One batch at a time per stream: its ack is written once it is durable. Many terminals'
+      // batches still share each fsync (group commit across streams).
       for try await batch in batches {
-        try await acks.write(self.apply(batch))
+        let ack = try await withCheckedThrowingContinuation { continuation in
+          self.apply(batch) { continuation.resume(with: $0) }
+        }
+        try await acks.write(ack)
       }
     }
     router.clientStreaming(OmniStockMethods.Ingest.syncSnapshot) {
@@ -41,13 +52,13 @@ public struct IngestService: Sendable {
       for try await chunk in chunks {
         try assembler.add(chunk)
       }
-      return try assembler.apply(writer: writer, directory: directory, nowUnixMs: WallClock.nowUnixMs())
+      return try await assembler.apply(writer: writer, directory: directory, nowUnixMs: WallClock.nowUnixMs())
     }
   }
 
-  /// Validates and applies one batch; the ack says what happened to each event that was not
-  /// simply applied.
-  func apply(_ batch: Omnistock_V1_EventBatch) -> Omnistock_V1_EventAck {
+  /// Validates one batch, logs and applies its accepted events, and calls `completion` with the
+  /// ack once they are durable. The ack says what happened to each event not simply applied.
+  func apply(_ batch: Omnistock_V1_EventBatch, completion: @escaping @Sendable (Result<Omnistock_V1_EventAck, GRPCStatus>) -> Void) {
     var ack = Omnistock_V1_EventAck()
     ack.batchID = batch.batchID
     ack.received = UInt32(clamping: batch.events.count)
@@ -57,69 +68,91 @@ public struct IngestService: Sendable {
       error.message = problem
       ack.error = error
       ack.lsn = writer.index.lsn
-      return ack
+      completion(.success(ack))
+      return
     }
     let now = WallClock.nowUnixMs()
-    var updates: [StockUpdate] = []
-    var updateEvents: [Int] = []
-    updates.reserveCapacity(batch.events.count)
+    var record = Omnistock_Log_V1_StockUpdatesRecord()
+    record.serverTimeUnixMs = now
+    var accepted: [Int] = []
     var highWater: [String: UInt64] = [:]
-    func reject(_ index: Int, _ code: GRPCStatusCode, _ reason: String) {
-      var outcome = Omnistock_V1_EventOutcome()
-      outcome.index = UInt32(index)
-      outcome.kind = .rejected
-      outcome.code = Int32(code.rawValue)
-      outcome.reason = reason
-      ack.outcomes.append(outcome)
-    }
     for (index, event) in batch.events.enumerated() {
       if let problem = EventValidation.problem(with: event) {
-        reject(index, .invalidArgument, problem)
+        ack.outcomes.append(Self.outcome(index, .rejected, code: .invalidArgument, problem))
         continue
       }
-      guard let location = directory.ensureLocation(event.locationID, nowUnixMs: now) else {
-        reject(index, .resourceExhausted, "no room for location '\(event.locationID)': the server holds the maximum")
-        continue
-      }
-      guard let sku = writer.index.skus.intern(event.sku) else {
-        reject(index, .resourceExhausted, "no room for sku '\(event.sku)': the server holds the maximum of SKUs")
-        continue
-      }
-      updates.append(
-        StockUpdate(sku: sku, location: location, change: EventValidation.change(for: event), sourceTimeUnixMs: event.eventTimeUnixMs))
-      updateEvents.append(index)
+      record.updates.append(
+        StockUpdateRecords.record(
+          sku: event.sku, location: event.locationID, change: EventValidation.change(for: event),
+          sourceTimeUnixMs: event.eventTimeUnixMs))
+      accepted.append(index)
       highWater[event.deviceID] = max(highWater[event.deviceID] ?? 0, event.deviceSeq)
     }
-    let (lsn, results) = writer.commit(updates, nowUnixMs: now)
-    ack.lsn = lsn
-    var applied = 0
-    for (offset, result) in results.enumerated() {
-      switch result {
-      case .applied:
-        applied += 1
-      case .keptNewer(let state):
-        var outcome = Omnistock_V1_EventOutcome()
-        outcome.index = UInt32(updateEvents[offset])
-        outcome.kind = .superseded
-        outcome.reason =
-          "a count or snapshot as of \(state.lastAbsoluteTimeUnixMs) ms is newer than this event; it is already included"
-        ack.outcomes.append(outcome)
-        ack.superseded += 1
-      case .indexFull:
-        reject(updateEvents[offset], .resourceExhausted, "the stock index has no room for another position of this SKU")
-      }
-    }
-    ack.outcomes.sort { $0.index < $1.index }
-    ack.applied = UInt32(applied)
-    ack.rejected = UInt32(ack.outcomes.filter { $0.kind == .rejected }.count)
     ack.highWater = highWater.sorted { $0.key < $1.key }.map { device, seq in
       var mark = Omnistock_V1_DeviceHighWater()
       mark.deviceID = device
       mark.deviceSeq = seq
       return mark
     }
-    ack.durableAtUnixMs = now
-    return ack
+    guard !accepted.isEmpty else {
+      ack.rejected = UInt32(ack.outcomes.count)
+      ack.lsn = writer.index.lsn
+      completion(.success(ack))
+      return
+    }
+    let payload: [UInt8]
+    do {
+      payload = try ProtobufCoding.encode(record)
+    } catch {
+      completion(.failure(error))
+      return
+    }
+    let index = writer.index
+    let directory = self.directory
+    let partialAck = ack
+    let acceptedEvents = accepted
+    writer.write(
+      type: .stockUpdates, payload: payload,
+      apply: { lsn in (lsn, StockUpdateRecords.apply(record, lsn: lsn, index: index, directory: directory)) },
+      completion: { result in
+        completion(
+          result.map { lsn, results in
+            var ack = partialAck
+            ack.lsn = lsn
+            ack.durableAtUnixMs = WallClock.nowUnixMs()
+            var applied = 0
+            for (offset, result) in results.updates.enumerated() {
+              switch result {
+              case .applied:
+                applied += 1
+              case .keptNewer(let state):
+                ack.outcomes.append(
+                  Self.outcome(
+                    acceptedEvents[offset], .superseded, code: .ok,
+                    "a count or snapshot as of \(state.lastAbsoluteTimeUnixMs) ms is newer than this event; it is already included"))
+                ack.superseded += 1
+              case .indexFull:
+                ack.outcomes.append(
+                  Self.outcome(acceptedEvents[offset], .rejected, code: .resourceExhausted, "the stock index has no room for this position"))
+              }
+            }
+            ack.outcomes.sort { $0.index < $1.index }
+            ack.applied = UInt32(applied)
+            ack.rejected = UInt32(ack.outcomes.filter { $0.kind == .rejected }.count)
+            return ack
+          })
+      })
+  }
+
+  static func outcome(_ index: Int, _ kind: Omnistock_V1_OutcomeKind, code: GRPCStatusCode, _ reason: String)
+    -> Omnistock_V1_EventOutcome
+  {
+    var outcome = Omnistock_V1_EventOutcome()
+    outcome.index = UInt32(index)
+    outcome.kind = kind
+    if code != .ok { outcome.code = Int32(code.rawValue) }
+    outcome.reason = reason
+    return outcome
   }
 
   private func batchProblem(_ batch: Omnistock_V1_EventBatch) -> String? {

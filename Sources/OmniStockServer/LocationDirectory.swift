@@ -6,8 +6,9 @@ import Synchronization
 /// The declared locations and groups, as configured (the full `Location` / `LocationGroup`
 /// records), kept in step with the index (which holds what reads need: settings and membership).
 ///
-/// **Interim** (until the log and the engine land, issues 4 and 5): held in memory only, and an
-/// event for an undeclared location declares it with defaults (``ensureLocation(_:nowUnixMs:)``).
+/// Changes go through the write-ahead log (``validate(_:)`` before logging, ``apply(_:lsn:nowUnixMs:)``
+/// after, and again on replay). **Interim** (until the engine, issue 5): an event for an
+/// undeclared location declares it with defaults (``implicitDeclaration(of:)``).
 public final class LocationDirectory: Sendable {
   /// Default `stale_after` (the industry's 15-minute batch cadence).
   public static let defaultStaleAfterSeconds: UInt32 = 900
@@ -47,18 +48,26 @@ public final class LocationDirectory: Sendable {
     state.withLock { $0.groups.values.sorted { $0.groupID < $1.groupID } }
   }
 
-  /// Declares or replaces a location. Throws `INVALID_ARGUMENT` naming the bad field.
+  /// Checks a location before it is logged: `INVALID_ARGUMENT` naming the bad field, or
+  /// `RESOURCE_EXHAUSTED` when the index holds the maximum of locations.
+  public func validate(_ location: Omnistock_V1_Location) throws(GRPCStatus) {
+    try Self.validate(location)
+    if index.locations.id(of: location.locationID) == nil && index.locations.count >= StockIndex.maxLocations {
+      throw GRPCStatus(.resourceExhausted, "the server holds the maximum of \(StockIndex.maxLocations) locations")
+    }
+  }
+
+  /// Declares or replaces a validated location (also on replay of the log).
   @discardableResult
-  public func upsert(_ location: Omnistock_V1_Location, lsn: UInt64, nowUnixMs: Int64) throws(GRPCStatus)
+  public func apply(_ location: Omnistock_V1_Location, lsn: UInt64, nowUnixMs: Int64)
     -> (location: Omnistock_V1_Location, created: Bool)
   {
-    try Self.validate(location)
     var stored = location
     if stored.staleAfterSeconds == 0 { stored.staleAfterSeconds = Self.defaultStaleAfterSeconds }
     var unique: [Omnistock_V1_FulfillmentCapability] = []
     for capability in stored.capabilities where !unique.contains(capability) { unique.append(capability) }
     stored.capabilities = unique
-    return try state.withLock { state throws(GRPCStatus) in
+    return state.withLock { state in
       let previous = state.locations[location.locationID]
       stored.createdAtUnixMs = previous?.createdAtUnixMs ?? nowUnixMs
       stored.updatedAtUnixMs = nowUnixMs
@@ -67,18 +76,15 @@ public final class LocationDirectory: Sendable {
         defaultSafetyStock: stored.defaultSafetyStock, lowStockThreshold: stored.lowStockThreshold,
         staleAfterSeconds: Int64(stored.staleAfterSeconds), active: stored.active)
       guard index.declareLocation(stored.locationID, settings: settings, nowUnixMs: nowUnixMs) != nil else {
-        throw GRPCStatus(.resourceExhausted, "the server holds the maximum of \(StockIndex.maxLocations) locations")
+        return (stored, false)
       }
       state.locations[stored.locationID] = stored
       return (stored, previous == nil)
     }
   }
 
-  /// Declares or replaces a group. Throws `INVALID_ARGUMENT` / `NOT_FOUND` naming the problem.
-  @discardableResult
-  public func upsert(_ group: Omnistock_V1_LocationGroup, lsn: UInt64, nowUnixMs: Int64) throws(GRPCStatus)
-    -> (group: Omnistock_V1_LocationGroup, created: Bool)
-  {
+  /// Checks a group before it is logged: `INVALID_ARGUMENT` / `NOT_FOUND` naming the problem.
+  public func validate(_ group: Omnistock_V1_LocationGroup) throws(GRPCStatus) {
     if let problem = IdentifierRules.problem(with: group.groupID, field: "group_id") {
       throw GRPCStatus(.invalidArgument, problem)
     }
@@ -91,17 +97,24 @@ public final class LocationDirectory: Sendable {
     if Set(group.locationIds).count != group.locationIds.count {
       throw GRPCStatus(.invalidArgument, "location_ids lists a location more than once")
     }
-    return try state.withLock { state throws(GRPCStatus) in
-      var members: [UInt32] = []
-      for id in group.locationIds {
-        guard state.locations[id] != nil, let member = index.locations.id(of: id) else {
-          throw GRPCStatus(.notFound, "unknown location '\(id)' in location_ids: declare it with UpsertLocation first")
-        }
-        members.append(member)
+    try state.withLock { state throws(GRPCStatus) in
+      for id in group.locationIds where state.locations[id] == nil {
+        throw GRPCStatus(.notFound, "unknown location '\(id)' in location_ids: declare it with UpsertLocation first")
       }
-      guard index.setGroup(group.groupID, members: members, includeStale: group.includeStale) != nil else {
-        throw GRPCStatus(.resourceExhausted, "the server holds the maximum of \(StockIndex.maxGroups) groups")
-      }
+    }
+    if index.groups.id(of: group.groupID) == nil && index.groups.count >= StockIndex.maxGroups {
+      throw GRPCStatus(.resourceExhausted, "the server holds the maximum of \(StockIndex.maxGroups) groups")
+    }
+  }
+
+  /// Declares or replaces a validated group (also on replay; unknown members are skipped).
+  @discardableResult
+  public func apply(_ group: Omnistock_V1_LocationGroup, lsn: UInt64, nowUnixMs: Int64)
+    -> (group: Omnistock_V1_LocationGroup, created: Bool)
+  {
+    state.withLock { state in
+      let members = group.locationIds.compactMap { id in state.locations[id] == nil ? nil : index.locations.id(of: id) }
+      _ = index.setGroup(group.groupID, members: members, includeStale: group.includeStale)
       let previous = state.groups[group.groupID]
       var stored = group
       stored.createdAtUnixMs = previous?.createdAtUnixMs ?? nowUnixMs
@@ -112,17 +125,16 @@ public final class LocationDirectory: Sendable {
     }
   }
 
-  /// The id of a declared location; an undeclared one is declared with defaults (interim, see
-  /// the type's documentation). `nil` when the index is full.
-  func ensureLocation(_ id: String, nowUnixMs: Int64) -> UInt32? {
-    if let known = index.locations.id(of: id), index.settings(ofLocation: known) != nil { return known }
+  /// A location record with defaults, for an event or snapshot naming an undeclared location
+  /// (interim, see the type's documentation); `nil` if `id` is already declared.
+  func implicitDeclaration(of id: String) -> Omnistock_V1_Location? {
+    guard location(id) == nil else { return nil }
     var location = Omnistock_V1_Location()
     location.locationID = id
     location.kind = .store
     location.active = true
     location.displayName = id
-    guard (try? upsert(location, lsn: 0, nowUnixMs: nowUnixMs)) != nil else { return nil }
-    return index.locations.id(of: id)
+    return location
   }
 
   static func validate(_ location: Omnistock_V1_Location) throws(GRPCStatus) {

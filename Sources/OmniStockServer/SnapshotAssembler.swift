@@ -62,40 +62,36 @@ struct SnapshotAssembler {
     parts[chunk.locationID] = part
   }
 
-  /// Applies the whole snapshot under one LSN (each position atomically for readers).
-  func apply(writer: StockWriter, directory: LocationDirectory, nowUnixMs: Int64) throws(GRPCStatus)
+  /// Logs the whole snapshot as one record and applies it under its LSN (each position
+  /// atomically for readers); returns once it is durable.
+  func apply(writer: StockWriter, directory: LocationDirectory, nowUnixMs: Int64) async throws(GRPCStatus)
     -> Omnistock_V1_SnapshotResult
   {
     guard chunks > 0 else { throw GRPCStatus(.invalidArgument, "the snapshot stream carried no chunks") }
-    let index = writer.index
-    var updates: [StockUpdate] = []
-    var owners: [Int] = []  // which location (offset in `order`) each update belongs to
-    var zeroing: [Bool] = []
+    var record = Omnistock_Log_V1_StockUpdatesRecord()
+    record.serverTimeUnixMs = nowUnixMs
+    var owners: [Int] = []
     for (offset, locationID) in order.enumerated() {
       let part = parts[locationID]!
-      guard let location = directory.ensureLocation(locationID, nowUnixMs: nowUnixMs) else {
-        throw GRPCStatus(.resourceExhausted, "no room for location '\(locationID)': the server holds the maximum")
-      }
-      var listed = Set<UInt32>()
-      for (skuText, quantity) in part.quantities {
-        guard let sku = index.skus.intern(skuText) else {
-          throw GRPCStatus(.resourceExhausted, "no room for sku '\(skuText)': the server holds the maximum of SKUs")
-        }
-        listed.insert(sku)
-        updates.append(StockUpdate(sku: sku, location: location, change: .set(onHand: quantity, asOfUnixMs: part.asOfUnixMs)))
+      for (sku, quantity) in part.quantities.sorted(by: { $0.key < $1.key }) {
+        record.updates.append(
+          StockUpdateRecords.record(
+            sku: sku, location: locationID, change: .set(onHand: quantity, asOfUnixMs: part.asOfUnixMs),
+            sourceTimeUnixMs: part.asOfUnixMs))
         owners.append(offset)
-        zeroing.append(false)
       }
       if part.mode == .replace {
-        for sku in index.skus(atLocation: location) where !listed.contains(sku) {
-          updates.append(StockUpdate(sku: sku, location: location, change: .set(onHand: 0, asOfUnixMs: part.asOfUnixMs)))
-          owners.append(offset)
-          zeroing.append(true)
-        }
+        var scope = Omnistock_Log_V1_ReplaceScope()
+        scope.locationID = locationID
+        scope.asOfUnixMs = part.asOfUnixMs
+        record.replace.append(scope)
       }
-      index.touch(location: location, nowUnixMs: nowUnixMs)
     }
-    let (lsn, outcomes) = writer.commit(updates, nowUnixMs: nowUnixMs)
+    let payload = try ProtobufCoding.encode(record)
+    let index = writer.index
+    let (lsn, outcomes) = try await writer.write(type: .stockUpdates, payload: payload) { lsn in
+      (lsn, StockUpdateRecords.apply(record, lsn: lsn, index: index, directory: directory))
+    }
     var results = order.map { locationID -> Omnistock_V1_SnapshotLocationResult in
       let part = parts[locationID]!
       var location = Omnistock_V1_SnapshotLocationResult()
@@ -105,14 +101,14 @@ struct SnapshotAssembler {
       location.entries = UInt64(part.quantities.count)
       return location
     }
-    for (offset, outcome) in outcomes.enumerated() {
+    for (scope, zeroed) in zip(record.replace, outcomes.zeroed) {
+      if let owner = order.firstIndex(of: scope.locationID) { results[owner].positionsZeroed = UInt64(zeroed) }
+    }
+    for (offset, outcome) in outcomes.updates.enumerated() {
       switch outcome {
-      case .applied:
-        if zeroing[offset] { results[owners[offset]].positionsZeroed += 1 } else { results[owners[offset]].positionsSet += 1 }
-      case .keptNewer:
-        results[owners[offset]].positionsKeptNewer += 1
-      case .indexFull:
-        throw GRPCStatus(.resourceExhausted, "the stock index has no room for more positions")
+      case .applied: results[owners[offset]].positionsSet += 1
+      case .keptNewer: results[owners[offset]].positionsKeptNewer += 1
+      case .indexFull: throw GRPCStatus(.resourceExhausted, "the stock index has no room for more positions")
       }
     }
     var result = Omnistock_V1_SnapshotResult()

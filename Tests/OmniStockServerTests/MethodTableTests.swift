@@ -1,8 +1,10 @@
+import Foundation
 import GRPCCore
 import GRPCNGHTTP2
 import OmniStockAPIGRPC
 import OmniStockServer
 import StockIndex
+import WriteAheadLog
 import Testing
 
 /// The server spells its method paths by hand (it does not link grpc-swift); they must match the
@@ -22,10 +24,14 @@ struct MethodTableTests {
   }
 
   @Test("the server routes every method of the contract")
-  func everyMethodRouted() {
+  func everyMethodRouted() throws {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("omnistock-routes-\(UUID().uuidString)").path
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    let (log, _) = try WriteAheadLog.open(.init(directory: directory), onFailure: { _ in }) { _ in }
+    defer { log.close() }
     let index = StockIndex()
     let router = OmniStockServer.router(
-      index: index, directory: LocationDirectory(index: index),
+      writer: StockWriter(index: index, log: log), directory: LocationDirectory(index: index),
       health: HealthStatusBoard(services: OmniStockMethods.serviceNames))
     let routed = Set(router.methods.map(\.path))
     let all =

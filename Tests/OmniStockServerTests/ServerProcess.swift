@@ -8,6 +8,7 @@ final class ServerProcess: @unchecked Sendable {
   let process = Process()
   let port: Int
   let dataDirectory: URL
+  private let keepsData: Bool
   private let stdout = Pipe()
   private let stderr = Pipe()
 
@@ -23,12 +24,15 @@ final class ServerProcess: @unchecked Sendable {
     let description: String
   }
 
-  init(extraArguments: [String] = []) throws {
+  /// Starts the server; with `dataDirectory` it reuses that directory (to test restarts).
+  init(extraArguments: [String] = [], dataDirectory reused: URL? = nil) throws {
     let binary = Self.binary
     guard FileManager.default.isExecutableFile(atPath: binary.path) else {
       throw StartFailure(description: "no omnistock binary at \(binary.path): run `swift build` first or set OMNISTOCK_BIN")
     }
-    dataDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("omnistock-test-\(UUID().uuidString)")
+    dataDirectory =
+      reused ?? FileManager.default.temporaryDirectory.appendingPathComponent("omnistock-test-\(UUID().uuidString)")
+    keepsData = reused != nil
     process.executableURL = binary
     process.arguments =
       ["serve", "--host", "127.0.0.1", "--port", "0", "--data-dir", dataDirectory.path, "--threads", "2"]
@@ -60,8 +64,14 @@ final class ServerProcess: @unchecked Sendable {
   func stop() -> Int32 {
     if process.isRunning { process.terminate() }
     process.waitUntilExit()
-    try? FileManager.default.removeItem(at: dataDirectory)
+    if !keepsData { try? FileManager.default.removeItem(at: dataDirectory) }
     return process.terminationStatus
+  }
+
+  /// Kills the process with SIGKILL (a crash: nothing is flushed) and waits for it to go.
+  func crash() {
+    if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    process.waitUntilExit()
   }
 
   deinit {
@@ -69,6 +79,6 @@ final class ServerProcess: @unchecked Sendable {
       kill(process.processIdentifier, SIGKILL)
       process.waitUntilExit()
     }
-    try? FileManager.default.removeItem(at: dataDirectory)
+    if !keepsData { try? FileManager.default.removeItem(at: dataDirectory) }
   }
 }

@@ -1,0 +1,100 @@
+import OmniStockAPI
+import StockIndex
+
+/// Turns changes into log records and log records into index updates: one function applies a
+/// record both when it is first written and when the log is replayed at start, so both give the
+/// same state.
+enum StockUpdateRecords {
+  typealias Record = Omnistock_Log_V1_StockUpdateRecord
+
+  static func record(sku: String, location: String, change: StockUpdate.Change, sourceTimeUnixMs: Int64) -> Record {
+    var record = Record()
+    record.sku = sku
+    record.locationID = location
+    record.sourceTimeUnixMs = sourceTimeUnixMs
+    switch change {
+    case .adjust(let delta):
+      record.kind = .adjust
+      record.amount = delta
+    case .set(let onHand, let asOf):
+      record.kind = .set
+      record.amount = onHand
+      record.asOfUnixMs = asOf
+    case .reserve(let delta):
+      record.kind = .reserve
+      record.amount = delta
+    case .commit(let quantity):
+      record.kind = .commit
+      record.amount = quantity
+    case .setSafetyStock(let safety):
+      record.kind = .setSafetyStock
+      record.amount = safety ?? 0
+      record.removeSafetyStockOverride = safety == nil
+    }
+    return record
+  }
+
+  static func change(of record: Record) -> StockUpdate.Change? {
+    switch record.kind {
+    case .adjust: .adjust(delta: record.amount)
+    case .set: .set(onHand: record.amount, asOfUnixMs: record.asOfUnixMs)
+    case .reserve: .reserve(delta: record.amount)
+    case .commit: .commit(quantity: record.amount)
+    case .setSafetyStock: .setSafetyStock(record.removeSafetyStockOverride ? nil : record.amount)
+    case .unspecified, .UNRECOGNIZED: nil
+    }
+  }
+
+  /// What applying a record did.
+  struct Applied: Sendable {
+    /// One outcome per update, in order (`indexFull` when a SKU or location cannot be interned).
+    var updates: [StockUpdateOutcome] = []
+    /// Positions set to 0 by each REPLACE scope, in order.
+    var zeroed: [Int] = []
+  }
+
+  /// Applies `batch` under `lsn`: its updates, then its REPLACE scopes.
+  @discardableResult
+  static func apply(
+    _ batch: Omnistock_Log_V1_StockUpdatesRecord, lsn: UInt64, index: StockIndex, directory: LocationDirectory
+  ) -> Applied {
+    let now = batch.serverTimeUnixMs
+    var applied = Applied()
+    applied.updates.reserveCapacity(batch.updates.count)
+    var setAt: [UInt32: Set<UInt32>] = [:]
+    func locationID(_ name: String) -> UInt32? {
+      if let implicit = directory.implicitDeclaration(of: name) {
+        directory.apply(implicit, lsn: lsn, nowUnixMs: now)
+      }
+      return index.locations.id(of: name)
+    }
+    for record in batch.updates {
+      guard let change = change(of: record), let location = locationID(record.locationID),
+        let sku = index.skus.intern(record.sku)
+      else {
+        applied.updates.append(.indexFull)
+        continue
+      }
+      let outcome = index.apply(
+        StockUpdate(sku: sku, location: location, change: change, sourceTimeUnixMs: record.sourceTimeUnixMs), lsn: lsn,
+        nowUnixMs: now)
+      if case .set = change { setAt[location, default: []].insert(sku) }
+      applied.updates.append(outcome)
+    }
+    for scope in batch.replace {
+      var zeroed = 0
+      if let location = locationID(scope.locationID) {
+        let kept = setAt[location] ?? []
+        for sku in index.skus(atLocation: location) where !kept.contains(sku) {
+          let outcome = index.apply(
+            StockUpdate(sku: sku, location: location, change: .set(onHand: 0, asOfUnixMs: scope.asOfUnixMs)), lsn: lsn,
+            nowUnixMs: now)
+          if case .applied = outcome { zeroed += 1 }
+        }
+        index.touch(location: location, nowUnixMs: now)
+      }
+      applied.zeroed.append(zeroed)
+    }
+    return applied
+  }
+}
