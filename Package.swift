@@ -102,6 +102,7 @@ let targets: [Target] = [
     dependencies: [
       "OmniStockServer",
       "GRPCNGHTTP2",
+      "WriteAheadLog",
       .product(name: "ArgumentParser", package: "swift-argument-parser"),
       .product(name: "Logging", package: "swift-log"),
       .product(name: "NIOCore", package: "swift-nio"),

@@ -157,9 +157,11 @@ public enum LogRecovery {
     let copyPath = path + ".torn-\(offset)"
     let copy = try FileIO.open(copyPath, flags: O_WRONLY | O_CREAT | O_TRUNC)
     defer { close(copy) }
-    if offset < bytes.count {
+    // The copy runs to the last non-zero byte (the rest of a preallocated segment is zeros).
+    let end = (bytes.lastIndex { $0 != 0 }).map { $0 + 1 } ?? offset
+    if offset < end {
       try bytes.withUnsafeBytes { all in
-        try FileIO.writeAll(copy, UnsafeRawBufferPointer(rebasing: all[offset...]), at: 0, path: copyPath)
+        try FileIO.writeAll(copy, UnsafeRawBufferPointer(rebasing: all[offset..<end]), at: 0, path: copyPath)
       }
     }
     try FileIO.dataSync(copy, path: copyPath)

@@ -8,6 +8,7 @@ import NIOCore
 import OmniStockServer
 import ServiceLifecycle
 import UnixSignals
+import WriteAheadLog
 
 /// `omnistock serve`: runs the server until SIGTERM or SIGINT, then shuts down gracefully.
 struct ServeCommand: AsyncParsableCommand {
@@ -53,6 +54,15 @@ struct ServeCommand: AsyncParsableCommand {
   @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (env OMNISTOCK_LOG_LEVEL).")
   var logLevel: String = Environment.string("OMNISTOCK_LOG_LEVEL") ?? "info"
 
+  @Flag(
+    name: .customLong("repair-log"),
+    help: """
+      If the write-ahead log holds corrupted acknowledged data, cut it there (keeping a copy of what is cut) \
+      instead of refusing to start. Data after the damage is lost: use only when the damage is understood \
+      (env OMNISTOCK_REPAIR_LOG).
+      """)
+  var repairLog: Bool = Environment.flag("OMNISTOCK_REPAIR_LOG")
+
   @Flag(help: "Allow listening on a non-loopback address without authentication (env OMNISTOCK_INSECURE).")
   var insecure: Bool = Environment.flag("OMNISTOCK_INSECURE")
 
@@ -89,7 +99,7 @@ struct ServeCommand: AsyncParsableCommand {
             host: host, port: port, threads: threads, maxReceiveMessageBytes: maxMessageBytes,
             maxConcurrentStreams: UInt32(maxConcurrentStreams),
             gracefulShutdownTimeout: .seconds(shutdownGraceSeconds)),
-          dataDirectory: dataDirectory),
+          dataDirectory: dataDirectory, repairLog: repairLog),
         logger: logger,
         onListening: { address in
           // The contract with scripts and tests: one line on stdout once calls are accepted.
@@ -97,7 +107,12 @@ struct ServeCommand: AsyncParsableCommand {
           fflush(nil)
         })
     } catch {
-      throw ValidationError("\(error)")
+      // Recovery refused (e.g. log corruption) or the data directory is unusable: say why, plainly.
+      logger.critical("cannot start: \(error)")
+      if error is LogFailure {
+        logger.critical("the repair flag is `omnistock serve --repair-log` (env OMNISTOCK_REPAIR_LOG=1)")
+      }
+      throw ExitCode(2)
     }
     let group = ServiceGroup(
       configuration: .init(
