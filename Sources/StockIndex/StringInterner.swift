@@ -59,8 +59,12 @@ public final class StringInterner: @unchecked Sendable {
 
   /// The id of `string`, or `nil` if it was never interned. Lock-free.
   public func id(of string: String) -> UInt32? {
-    var string = string
-    return string.withUTF8 { id(ofUTF8: UnsafeRawBufferPointer($0)) }
+    // Native strings expose their UTF-8 in place (no copy, no retain); others are copied once.
+    if let found = string.utf8.withContiguousStorageIfAvailable({ id(ofUTF8: UnsafeRawBufferPointer($0)) }) {
+      return found
+    }
+    var copy = string
+    return copy.withUTF8 { id(ofUTF8: UnsafeRawBufferPointer($0)) }
   }
 
   /// The id of a UTF-8 byte string, or `nil`. Lock-free, allocation-free.

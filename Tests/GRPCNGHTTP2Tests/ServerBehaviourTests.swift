@@ -36,7 +36,7 @@ private final class Recorder: Sendable {
 }
 
 /// The gRPC layer in process, driven by grpc-swift-2's client: what a handler experiences.
-@Suite("Server behaviour")
+@Suite("Server behaviour", .timeLimit(.minutes(2)))
 struct ServerBehaviourTests {
   private static let service = "test.v1.Probe"
 

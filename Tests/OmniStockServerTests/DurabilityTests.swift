@@ -8,7 +8,7 @@ import Testing
 
 /// The real binary, killed with SIGKILL and restarted on the same data directory: everything it
 /// acknowledged is back, once.
-@Suite("Durability across kill -9")
+@Suite("Durability across kill -9", .timeLimit(.minutes(2)))
 struct DurabilityTests {
   @Test("acknowledged events, snapshots, locations and groups survive kill -9 and apply once")
   func survivesKill() async throws {

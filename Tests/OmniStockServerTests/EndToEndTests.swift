@@ -8,7 +8,7 @@ import Testing
 
 /// The real `omnistock` binary, called with grpc-swift-2 (an independent implementation): every
 /// call shape, and the protocol's edges.
-@Suite("End to end with grpc-swift-2")
+@Suite("End to end with grpc-swift-2", .timeLimit(.minutes(2)))
 struct EndToEndTests {
   @Test("unary: ApplyEvents is acknowledged per event and GetAvailability reads the result")
   func unaryWriteThenRead() async throws {

@@ -8,7 +8,7 @@ import Testing
 
 /// Reads served by the stock index in the running server: locations and their settings, group
 /// totals, WhereAvailable.
-@Suite("Index-backed reads end to end")
+@Suite("Index-backed reads end to end", .timeLimit(.minutes(2)))
 struct IndexEndToEndTests {
   @Test("location settings shape available and status; group totals sum the members")
   func groupsAndSettings() async throws {

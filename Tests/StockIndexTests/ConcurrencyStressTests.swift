@@ -8,7 +8,7 @@ import Testing
 /// `reserved` together (they live in different words of the slot), so `on_hand - reserved` is the
 /// same before and after every write: a reader that ever saw one word from before a write and the
 /// other from after (a torn read) would see a different difference.
-@Suite("StockIndex under concurrent readers and writers")
+@Suite("StockIndex under concurrent readers and writers", .timeLimit(.minutes(2)))
 struct ConcurrencyStressTests {
   private static func runThreads(_ bodies: [@Sendable () -> Void]) {
     let group = DispatchGroup()

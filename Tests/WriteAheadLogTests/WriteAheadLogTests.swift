@@ -4,7 +4,7 @@ import Testing
 
 @testable import WriteAheadLog
 
-@Suite("Write-ahead log: append, rotate, recover")
+@Suite("Write-ahead log: append, rotate, recover", .timeLimit(.minutes(2)))
 struct WriteAheadLogTests {
   static func payload(_ lsn: UInt64) -> [UInt8] {
     let length = Int(lsn % 97) + 1
@@ -51,7 +51,8 @@ struct WriteAheadLogTests {
     #expect(reopened.nextLSN == 601)
     #expect(try await reopened.appendAndWait(type: 1, payload: [1, 2, 3]) == 601)
     reopened.close()
-    let (_, again, _) = try Self.open(directory.path)
+    let (last, again, _) = try Self.open(directory.path)
+    last.close()
     #expect(again.count == 601)
     #expect(again.last?.payload == [1, 2, 3])
   }
@@ -115,7 +116,8 @@ struct WriteAheadLogTests {
     #expect(try directory.files().contains { $0.contains(".torn-") })
     #expect(try await log.appendAndWait(type: 2, payload: [9]) == 4)
     log.close()
-    let (_, again, _) = try Self.open(directory.path, segmentBytes: 1 << 16)
+    let (last, again, _) = try Self.open(directory.path, segmentBytes: 1 << 16)
+    last.close()
     #expect(again.map(\.lsn) == [1, 2, 3, 4])
     #expect(again.last?.payload == [9])
   }
