@@ -124,13 +124,29 @@ public enum LogRecovery {
   /// Whether any valid record starts at an 8-byte boundary after `offset`.
   private static func laterValidRecord(in bytes: UnsafeRawBufferPointer, after offset: Int, max: Int) -> Bool {
     var position = offset + 8
-    while position + RecordFraming.headerBytes <= bytes.count {
-      if case .record = RecordFraming.decode(UnsafeRawBufferPointer(rebasing: bytes[position...]), maxPayloadBytes: max) {
+    while let candidate = nextCandidate(in: bytes, from: position) {
+      if case .record = RecordFraming.decode(UnsafeRawBufferPointer(rebasing: bytes[candidate...]), maxPayloadBytes: max) {
         return true
       }
-      position += 8
+      position = candidate + 8
     }
     return false
+  }
+
+  /// The first 8-byte-aligned position at or after `position` where a record could start: a valid
+  /// record has a non-zero type byte at +16, so runs of zeros (the preallocated rest of a segment)
+  /// are skipped a word at a time instead of decoded at every offset.
+  private static func nextCandidate(in bytes: UnsafeRawBufferPointer, from position: Int) -> Int? {
+    guard position + RecordFraming.headerBytes <= bytes.count else { return nil }
+    var word = (position + 16) & ~7
+    while word + 8 <= bytes.count {
+      if bytes.loadUnaligned(fromByteOffset: word, as: UInt64.self) != 0 {
+        let candidate = Swift.max(position, (word - 16) & ~7)
+        return candidate + RecordFraming.headerBytes <= bytes.count ? candidate : nil
+      }
+      word += 8
+    }
+    return nil
   }
 
   /// Whether, after `offset`, a valid group-end record is followed by another valid record: proof
@@ -138,15 +154,15 @@ public enum LogRecovery {
   private static func laterCompleteGroup(in bytes: UnsafeRawBufferPointer, after offset: Int, max: Int) -> Bool {
     var position = offset + 8
     var sawGroupEnd = false
-    while position + RecordFraming.headerBytes <= bytes.count {
+    while let candidate = nextCandidate(in: bytes, from: position) {
       if case .record(_, let size, let groupEnd) = RecordFraming.decode(
-        UnsafeRawBufferPointer(rebasing: bytes[position...]), maxPayloadBytes: max)
+        UnsafeRawBufferPointer(rebasing: bytes[candidate...]), maxPayloadBytes: max)
       {
         if sawGroupEnd { return true }
         if groupEnd { sawGroupEnd = true }
-        position += size
+        position = candidate + size
       } else {
-        position += 8
+        position = candidate + 8
       }
     }
     return false

@@ -28,10 +28,26 @@ private final class Recorder: Sendable {
     continuation.yield(event)
   }
 
-  /// Waits until `event` has been recorded.
+  /// Waits until `event` has been recorded; records a test issue if that takes over 30 seconds
+  /// (a bound so a broken server fails the test instead of hanging it).
   func wait(for event: String) async {
     if state.withLock({ $0.contains(event) }) { return }
-    for await next in stream where next == event { return }
+    let arrived = await withTaskGroup(of: Bool.self) { group in
+      group.addTask {
+        for await next in self.stream where next == event { return true }
+        return false
+      }
+      group.addTask {
+        try? await Task.sleep(for: .seconds(30))
+        return false
+      }
+      let first = await group.next() ?? false
+      group.cancelAll()
+      return first
+    }
+    if !arrived && !state.withLock({ $0.contains(event) }) {
+      Issue.record("'\(event)' was not reported within 30 seconds")
+    }
   }
 }
 
@@ -159,8 +175,10 @@ struct ServerBehaviourTests {
         }
       })
     try await withServer(router) { client in
+      // Long enough that the call reaches the server even on a loaded machine (the test checks
+      // what the handler experiences), short enough to keep the test quick.
       var options = CallOptions.defaults
-      options.timeout = .milliseconds(200)
+      options.timeout = .seconds(2)
       do {
         try await client.bidirectionalStreaming(
           request: StreamingClientRequest(of: [UInt8].self) { _ in }, descriptor: descriptor("Slow"),

@@ -16,7 +16,7 @@ struct DurabilityTests {
     defer { try? FileManager.default.removeItem(at: data) }
     let sku = Fixtures.uniqueSKU()
     var expected: Int64 = 0
-    let first = try ServerProcess(dataDirectory: data)
+    let first = try await ServerProcess.start(dataDirectory: data)
     try await withClient(port: first.port) { client in
       let admin = Omnistock_V1_Admin.Client(wrapping: client)
       let ingest = Omnistock_V1_Ingest.Client(wrapping: client)
@@ -31,10 +31,10 @@ struct DurabilityTests {
         expected += 3
       }
     }
-    first.crash()
+    await first.crash()
 
-    let second = try ServerProcess(dataDirectory: data)
-    defer { second.stop() }
+    let second = try await ServerProcess.start(dataDirectory: data)
+    defer { second.terminate() }
     try await withClient(port: second.port) { client in
       let availability = Omnistock_V1_Availability.Client(wrapping: client)
       var group = Omnistock_V1_GetAvailabilityRequest()
@@ -51,6 +51,6 @@ struct DurabilityTests {
         Fixtures.batch("after", [Fixtures.event(seq: 41, location: "store-1", sku: sku, type: .sale, quantity: 1)]))
       #expect(ack.lsn > store.lsn)
     }
-    #expect(second.stop() == 0)
+    #expect(await second.stop() == 0)
   }
 }

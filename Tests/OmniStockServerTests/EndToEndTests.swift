@@ -12,8 +12,8 @@ import Testing
 struct EndToEndTests {
   @Test("unary: ApplyEvents is acknowledged per event and GetAvailability reads the result")
   func unaryWriteThenRead() async throws {
-    let server = try ServerProcess()
-    defer { server.stop() }
+    let server = try await ServerProcess.start()
+    defer { server.terminate() }
     let sku = Fixtures.uniqueSKU()
     try await withClient(port: server.port) { client in
       let ingest = Omnistock_V1_Ingest.Client(wrapping: client)
@@ -46,13 +46,13 @@ struct EndToEndTests {
       #expect(unknown.availability.exists == false)
       #expect(unknown.availability.status == .outOfStock)
     }
-    #expect(server.stop() == 0)
+    #expect(await server.stop() == 0)
   }
 
   @Test("unary: a batch read answers every query in order, bad ones in their own slot")
   func batchRead() async throws {
-    let server = try ServerProcess()
-    defer { server.stop() }
+    let server = try await ServerProcess.start()
+    defer { server.terminate() }
     let sku = Fixtures.uniqueSKU()
     try await withClient(port: server.port) { client in
       let ingest = Omnistock_V1_Ingest.Client(wrapping: client)
@@ -81,8 +81,8 @@ struct EndToEndTests {
 
   @Test("client streaming: a snapshot applies when the stream completes")
   func snapshot() async throws {
-    let server = try ServerProcess()
-    defer { server.stop() }
+    let server = try await ServerProcess.start()
+    defer { server.terminate() }
     let sku = Fixtures.uniqueSKU()
     try await withClient(port: server.port) { client in
       let ingest = Omnistock_V1_Ingest.Client(wrapping: client)
@@ -135,8 +135,8 @@ struct EndToEndTests {
 
   @Test("bidirectional streaming: every batch gets its ack, in order")
   func streamEvents() async throws {
-    let server = try ServerProcess()
-    defer { server.stop() }
+    let server = try await ServerProcess.start()
+    defer { server.terminate() }
     let sku = Fixtures.uniqueSKU()
     try await withClient(port: server.port) { client in
       let ingest = Omnistock_V1_Ingest.Client(wrapping: client)
@@ -161,8 +161,8 @@ struct EndToEndTests {
 
   @Test("server streaming: health Watch says SERVING, then NOT_SERVING on SIGTERM; the server exits 0")
   func healthWatchAndGracefulShutdown() async throws {
-    let server = try ServerProcess()
-    defer { server.stop() }
+    let server = try await ServerProcess.start()
+    defer { server.terminate() }
     let pid = server.process.processIdentifier
     let statuses = try await withClient(port: server.port) { client in
       let health = Grpc_Health_V1_Health.Client(wrapping: client)
@@ -180,13 +180,13 @@ struct EndToEndTests {
       }
     }
     #expect(statuses == [.serving, .notServing])
-    #expect(server.stop() == 0)
+    #expect(await server.stop() == 0)
   }
 
   @Test("health Check: the server and its services are SERVING; an unknown service is NOT_FOUND")
   func healthCheck() async throws {
-    let server = try ServerProcess()
-    defer { server.stop() }
+    let server = try await ServerProcess.start()
+    defer { server.terminate() }
     try await withClient(port: server.port) { client in
       let health = Grpc_Health_V1_Health.Client(wrapping: client)
       for service in ["", "omnistock.v1.Availability", "omnistock.v1.Ingest"] {
@@ -203,8 +203,8 @@ struct EndToEndTests {
 
   @Test("deadline: a stream that outlives its deadline ends with DEADLINE_EXCEEDED; the server keeps serving")
   func deadline() async throws {
-    let server = try ServerProcess()
-    defer { server.stop() }
+    let server = try await ServerProcess.start()
+    defer { server.terminate() }
     try await withClient(port: server.port) { client in
       let ingest = Omnistock_V1_Ingest.Client(wrapping: client)
       var options = CallOptions.defaults
@@ -225,8 +225,8 @@ struct EndToEndTests {
 
   @Test("cancellation: a cancelled stream does not disturb the server")
   func cancellation() async throws {
-    let server = try ServerProcess()
-    defer { server.stop() }
+    let server = try await ServerProcess.start()
+    defer { server.terminate() }
     try await withClient(port: server.port) { client in
       let health = Grpc_Health_V1_Health.Client(wrapping: client)
       let watch = Task {
@@ -240,13 +240,13 @@ struct EndToEndTests {
       let status = try await health.check(Grpc_Health_V1_HealthCheckRequest()).status
       #expect(status == .serving)
     }
-    #expect(server.stop() == 0)
+    #expect(await server.stop() == 0)
   }
 
   @Test("limits: an oversize request is RESOURCE_EXHAUSTED naming the limit; the server keeps serving")
   func oversize() async throws {
-    let server = try ServerProcess()
-    defer { server.stop() }
+    let server = try await ServerProcess.start()
+    defer { server.terminate() }
     try await withClient(port: server.port) { client in
       let availability = Omnistock_V1_Availability.Client(wrapping: client)
       var options = CallOptions.defaults
@@ -267,8 +267,8 @@ struct EndToEndTests {
 
   @Test("unknown and not-yet-implemented methods are UNIMPLEMENTED with a reason")
   func unimplemented() async throws {
-    let server = try ServerProcess()
-    defer { server.stop() }
+    let server = try await ServerProcess.start()
+    defer { server.terminate() }
     try await withClient(port: server.port) { client in
       do {
         _ = try await client.unary(
@@ -293,8 +293,8 @@ struct EndToEndTests {
 
   @Test("bad input: malformed ids and missing targets are INVALID_ARGUMENT naming the field")
   func invalidInput() async throws {
-    let server = try ServerProcess()
-    defer { server.stop() }
+    let server = try await ServerProcess.start()
+    defer { server.terminate() }
     try await withClient(port: server.port) { client in
       let availability = Omnistock_V1_Availability.Client(wrapping: client)
       do {
@@ -312,8 +312,8 @@ struct EndToEndTests {
 
   @Test("many concurrent calls on one connection all succeed")
   func concurrency() async throws {
-    let server = try ServerProcess()
-    defer { server.stop() }
+    let server = try await ServerProcess.start()
+    defer { server.terminate() }
     try await withClient(port: server.port) { client in
       let availability = Omnistock_V1_Availability.Client(wrapping: client)
       _ = try await Omnistock_V1_Admin.Client(wrapping: client).upsertLocation(Fixtures.location("store-1"))

@@ -12,8 +12,8 @@ import Testing
 struct IndexEndToEndTests {
   @Test("location settings shape available and status; group totals sum the members")
   func groupsAndSettings() async throws {
-    let server = try ServerProcess()
-    defer { server.stop() }
+    let server = try await ServerProcess.start()
+    defer { server.terminate() }
     let sku = Fixtures.uniqueSKU()
     try await withClient(port: server.port) { client in
       let admin = Omnistock_V1_Admin.Client(wrapping: client)
@@ -67,8 +67,8 @@ struct IndexEndToEndTests {
 
   @Test("WhereAvailable lists members with stock, nearest first, within the radius")
   func whereAvailable() async throws {
-    let server = try ServerProcess()
-    defer { server.stop() }
+    let server = try await ServerProcess.start()
+    defer { server.terminate() }
     let sku = Fixtures.uniqueSKU()
     try await withClient(port: server.port) { client in
       let admin = Omnistock_V1_Admin.Client(wrapping: client)
@@ -118,8 +118,8 @@ struct IndexEndToEndTests {
 
   @Test("admin: invalid locations and groups are refused with the field named; lists page in id order")
   func adminValidation() async throws {
-    let server = try ServerProcess()
-    defer { server.stop() }
+    let server = try await ServerProcess.start()
+    defer { server.terminate() }
     try await withClient(port: server.port) { client in
       let admin = Omnistock_V1_Admin.Client(wrapping: client)
       var noKind = Fixtures.location("x-1")

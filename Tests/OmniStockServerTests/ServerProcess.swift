@@ -24,8 +24,20 @@ final class ServerProcess: @unchecked Sendable {
     let description: String
   }
 
-  /// Starts the server; with `dataDirectory` it reuses that directory (to test restarts).
-  init(extraArguments: [String] = [], dataDirectory reused: URL? = nil) throws {
+  /// Starts the server (blocking work done off Swift's cooperative pool, which other tests'
+  /// tasks need); with `dataDirectory` it reuses that directory (to test restarts).
+  static func start(extraArguments: [String] = [], dataDirectory: URL? = nil) async throws -> ServerProcess {
+    try await offPool { try ServerProcess(extraArguments: extraArguments, dataDirectory: dataDirectory) }
+  }
+
+  /// Runs blocking `body` on a dispatch queue and awaits it.
+  private static func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+      DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
+    }
+  }
+
+  private init(extraArguments: [String] = [], dataDirectory reused: URL? = nil) throws {
     let binary = Self.binary
     guard FileManager.default.isExecutableFile(atPath: binary.path) else {
       throw StartFailure(description: "no omnistock binary at \(binary.path): run `swift build` first or set OMNISTOCK_BIN")
@@ -59,19 +71,32 @@ final class ServerProcess: @unchecked Sendable {
     self.port = port
   }
 
-  /// Sends SIGTERM and waits for the process to exit; returns its exit status.
+  /// Sends SIGTERM and waits (off the cooperative pool) for the process to exit; returns its
+  /// exit status.
   @discardableResult
-  func stop() -> Int32 {
-    if process.isRunning { process.terminate() }
-    process.waitUntilExit()
+  func stop() async -> Int32 {
+    let process = self.process
+    let status = (try? await Self.offPool { () -> Int32 in
+      if process.isRunning { process.terminate() }
+      process.waitUntilExit()
+      return process.terminationStatus
+    }) ?? -1
     if !keepsData { try? FileManager.default.removeItem(at: dataDirectory) }
-    return process.terminationStatus
+    return status
+  }
+
+  /// Sends SIGTERM without waiting (for `defer`; the exit is collected by `deinit`).
+  func terminate() {
+    if process.isRunning { process.terminate() }
   }
 
   /// Kills the process with SIGKILL (a crash: nothing is flushed) and waits for it to go.
-  func crash() {
-    if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-    process.waitUntilExit()
+  func crash() async {
+    let process = self.process
+    _ = try? await Self.offPool {
+      if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+      process.waitUntilExit()
+    }
   }
 
   deinit {

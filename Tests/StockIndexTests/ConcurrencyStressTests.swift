@@ -10,7 +10,9 @@ import Testing
 /// other from after (a torn read) would see a different difference.
 @Suite("StockIndex under concurrent readers and writers", .timeLimit(.minutes(2)))
 struct ConcurrencyStressTests {
-  private static func runThreads(_ bodies: [@Sendable () -> Void]) {
+  /// Runs each body on its own thread and returns when all are done, without blocking a thread
+  /// of Swift's cooperative pool (other tests' tasks need them).
+  private static func runThreads(_ bodies: [@Sendable () -> Void]) async {
     let group = DispatchGroup()
     for body in bodies {
       group.enter()
@@ -19,11 +21,13 @@ struct ConcurrencyStressTests {
         group.leave()
       }
     }
-    group.wait()
+    await withCheckedContinuation { continuation in
+      group.notify(queue: .global()) { continuation.resume() }
+    }
   }
 
   @Test("no torn read in millions of reads; final totals equal the sum of applied deltas")
-  func noTornReads() throws {
+  func noTornReads() async throws {
     let index = StockIndex(configuration: .init(shardCountLog2: 2, initialShardCapacity: 16))
     let locations = try (0..<4).map { try #require(index.declareLocation("store-\($0)", settings: .init())) }
     let skus = try (0..<16).map { try #require(index.skus.intern("SKU-\($0)")) }
@@ -83,7 +87,7 @@ struct ConcurrencyStressTests {
         violations.add(bad, ordering: .relaxed)
       }
     }
-    Self.runThreads(bodies)
+    await Self.runThreads(bodies)
 
     #expect(reads.load(ordering: .relaxed) >= minimumReads)
     #expect(violations.load(ordering: .relaxed) == 0)
@@ -102,7 +106,7 @@ struct ConcurrencyStressTests {
   }
 
   @Test("readers keep finding every key while writers insert and tables grow")
-  func readsDuringGrowth() throws {
+  func readsDuringGrowth() async throws {
     let index = StockIndex(configuration: .init(shardCountLog2: 1, initialShardCapacity: 16))
     let location = try #require(index.declareLocation("dc-1", settings: .init()))
     let total = 60_000
@@ -110,7 +114,7 @@ struct ConcurrencyStressTests {
     let inserted = Atomic<Int>(0)
     let missing = Atomic<Int>(0)
     let now: Int64 = 1_700_000_000_000
-    Self.runThreads([
+    await Self.runThreads([
       {
         for (number, sku) in skus.enumerated() {
           index.apply(.init(sku: sku, location: location, change: .adjust(delta: Int64(number))), lsn: UInt64(number + 1), nowUnixMs: now)
