@@ -45,15 +45,19 @@ struct LocationTable {
     word(location, 0).store(Self.declared | (settings.active ? Self.active : 0), ordering: .releasing)
   }
 
-  /// Server time of the location's last change, Unix ms (0 = never).
+  /// Server time of the first change in the second of the location's last change, Unix ms
+  /// (0 = never).
   func lastUpdateUnixMs(_ location: UInt32) -> Int64 {
     Int64(bitPattern: word(location, 4).load(ordering: .relaxed))
   }
 
+  /// Records a change at `now`. Freshness has one-second resolution, so the word is stored only
+  /// when the second changes: every store invalidates the cache line that every reader of this
+  /// location loads, and a busy location would otherwise pay that on every write.
   func noteUpdate(_ location: UInt32, atUnixMs now: Int64) {
     let slot = word(location, 4)
     var current = slot.load(ordering: .relaxed)
-    while Int64(bitPattern: current) < now {
+    while Int64(bitPattern: current) / 1000 < now / 1000 {
       let (exchanged, original) = slot.weakCompareExchange(
         expected: current, desired: UInt64(bitPattern: now), ordering: .relaxed)
       if exchanged { return }

@@ -39,7 +39,8 @@ struct ReferenceModel {
       after.sourceTimeUnixSeconds = max(before.sourceTimeUnixSeconds, UInt32(update.sourceTimeUnixMs / 1000))
     }
     positions[key] = after
-    lastUpdate[update.location] = max(lastUpdate[update.location] ?? 0, now)
+    // The index keeps the first update time of each second (one-second freshness resolution).
+    if (lastUpdate[update.location] ?? 0) / 1000 < now / 1000 { lastUpdate[update.location] = now }
   }
 
   func isStale(_ location: UInt32, now: Int64) -> Bool {
