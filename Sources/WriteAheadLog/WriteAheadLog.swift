@@ -56,6 +56,25 @@ public final class WriteAheadLog: @unchecked Sendable {
     var queue: [Pending] = []
     var nextLSN: UInt64
     var durableLSN: UInt64
+    var groupsWritten: UInt64 = 0
+    var bytesWritten: UInt64 = 0
+  }
+
+  /// Counters since the log was opened.
+  public struct Statistics: Sendable {
+    /// Write groups (each one `pwrite` and one `fdatasync`; a group crossing a segment boundary counts twice).
+    public var groupsWritten: UInt64
+    /// Record bytes written.
+    public var bytesWritten: UInt64
+    /// The highest LSN on disk.
+    public var durableLSN: UInt64
+  }
+
+  /// Counters since the log was opened.
+  public var statistics: Statistics {
+    condition.lock()
+    defer { condition.unlock() }
+    return Statistics(groupsWritten: shared.groupsWritten, bytesWritten: shared.bytesWritten, durableLSN: shared.durableLSN)
   }
 
   private struct WriterFiles {
@@ -250,6 +269,10 @@ public final class WriteAheadLog: @unchecked Sendable {
     }
     try FileIO.dataSync(writer.descriptor, path: writer.path)
     writer.offset += buffer.count - start
+    condition.lock()
+    shared.groupsWritten += 1
+    shared.bytesWritten += UInt64(buffer.count - start)
+    condition.unlock()
   }
 
   /// Creates, syncs and publishes a new segment starting at `firstLSN`, and switches to it.
