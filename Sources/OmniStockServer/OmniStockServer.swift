@@ -29,11 +29,15 @@ public final class OmniStockServer: Service, Sendable {
     public var repairLog: Bool
     /// Log segment size in bytes.
     public var logSegmentBytes: Int
+    /// Positions plus group totals the index should hold without growing its key tables (0: grow
+    /// as needed).
+    public var expectedSlots: Int
 
     public init(
       grpc: GRPCServer.Configuration = .init(), dataDirectory: String = "./omnistock-data", repairLog: Bool = false,
-      logSegmentBytes: Int = 64 << 20
+      logSegmentBytes: Int = 64 << 20, expectedSlots: Int = 0
     ) {
+      self.expectedSlots = expectedSlots
       self.grpc = grpc
       self.dataDirectory = dataDirectory
       self.repairLog = repairLog
@@ -70,7 +74,8 @@ public final class OmniStockServer: Service, Sendable {
     self.logger = logger
     self.onListening = onListening
     self.dataDirectory = try DataDirectory(path: configuration.dataDirectory)
-    let index = StockIndex()
+    let index = StockIndex(
+      configuration: configuration.expectedSlots > 0 ? .init(expectedSlots: configuration.expectedSlots) : .init())
     let directory = LocationDirectory(index: index)
     let health = HealthStatusBoard(services: OmniStockMethods.serviceNames)
     self.index = index

@@ -53,6 +53,13 @@ public final class StockIndex: @unchecked Sendable {
       self.shardCountLog2 = shardCountLog2
       self.initialShardCapacity = initialShardCapacity
     }
+
+    /// Sizes the key tables for `expectedSlots` positions plus group totals, so they never grow
+    /// (growth keeps the outgrown tables until the index is destroyed: about 13 bytes a position).
+    public init(shardCountLog2: Int = 6, expectedSlots: Int) {
+      let perShard = (expectedSlots >> shardCountLog2) + 1
+      self.init(shardCountLog2: shardCountLog2, initialShardCapacity: max(1024, perShard * 4 / 3 + 1))
+    }
   }
 
   /// Most SKUs, locations and groups, from the packed key layout (``IndexKey``).

@@ -54,6 +54,14 @@ struct ServeCommand: AsyncParsableCommand {
   @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (env OMNISTOCK_LOG_LEVEL).")
   var logLevel: String = Environment.string("OMNISTOCK_LOG_LEVEL") ?? "info"
 
+  @Option(
+    name: .customLong("expected-positions"),
+    help: """
+      Positions (SKU x location, plus SKU x group totals) to size the index for, so its tables never grow \
+      (saves ~13 bytes a position); 0 grows as needed (env OMNISTOCK_EXPECTED_POSITIONS).
+      """)
+  var expectedPositions: Int = Environment.int("OMNISTOCK_EXPECTED_POSITIONS") ?? 0
+
   @Flag(
     name: .customLong("repair-log"),
     help: """
@@ -72,6 +80,9 @@ struct ServeCommand: AsyncParsableCommand {
     guard maxMessageBytes >= 1024 else { throw ValidationError("--max-message-bytes must be at least 1024") }
     guard (1...1_000_000).contains(maxConcurrentStreams) else {
       throw ValidationError("--max-concurrent-streams must be 1...1000000")
+    }
+    guard (0...500_000_000).contains(expectedPositions) else {
+      throw ValidationError("--expected-positions must be 0...500000000")
     }
     guard Logger.Level(rawValue: logLevel) != nil else {
       throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
@@ -99,7 +110,7 @@ struct ServeCommand: AsyncParsableCommand {
             host: host, port: port, threads: threads, maxReceiveMessageBytes: maxMessageBytes,
             maxConcurrentStreams: UInt32(maxConcurrentStreams),
             gracefulShutdownTimeout: .seconds(shutdownGraceSeconds)),
-          dataDirectory: dataDirectory, repairLog: repairLog),
+          dataDirectory: dataDirectory, repairLog: repairLog, expectedSlots: expectedPositions),
         logger: logger,
         onListening: { address in
           // The contract with scripts and tests: one line on stdout once calls are accepted.

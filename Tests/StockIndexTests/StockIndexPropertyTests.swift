@@ -174,3 +174,23 @@ struct StockIndexPropertyTests {
     #expect(position.state.onHand == 5)
   }
 }
+
+@Suite("StockIndex sizing")
+struct StockIndexSizingTests {
+  @Test("an index sized for its positions never grows its key tables, so it holds less memory")
+  func presizedUsesLessMemory() throws {
+    func filled(_ configuration: StockIndex.Configuration) throws -> Int {
+      let index = StockIndex(configuration: configuration)
+      let location = try #require(index.declareLocation("dc-1", settings: .init(), nowUnixMs: 1))
+      for number in 0..<40_000 {
+        let sku = try #require(index.skus.intern("SKU-\(number)"))
+        index.apply(.init(sku: sku, location: location, change: .adjust(delta: 1)), lsn: 1, nowUnixMs: 1)
+      }
+      #expect(index.statistics().slots == 40_000)
+      return index.statistics().allocatedBytes
+    }
+    let grown = try filled(.init(shardCountLog2: 2, initialShardCapacity: 16))
+    let presized = try filled(.init(shardCountLog2: 2, expectedSlots: 40_000))
+    #expect(presized < grown)
+  }
+}
