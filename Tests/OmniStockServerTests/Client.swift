@@ -1,5 +1,6 @@
 import GRPCCore
 import GRPCNIOTransportHTTP2
+import Testing
 
 /// Runs `body` with a grpc-swift-2 client (an independent gRPC implementation) connected to
 /// 127.0.0.1:`port` over plaintext HTTP/2.
@@ -11,6 +12,18 @@ func withClient<Result: Sendable>(
   return try await withGRPCClient(transport: transport) { client in
     try await body(client)
   }
+}
+
+/// Starts the real binary, runs `body` with a grpc-swift-2 client connected to it, then stops the
+/// server with SIGTERM and checks that it drained and exited 0.
+func withRunningServer<Result: Sendable>(
+  _ body: (GRPCClient<HTTP2ClientTransport.Posix>) async throws -> Result
+) async throws -> Result {
+  let server = try await ServerProcess.start()
+  defer { server.terminate() }
+  let result = try await withClient(port: server.port, body)
+  #expect(await server.stop() == 0)
+  return result
 }
 
 /// The status code a call failed with, or `nil` if it succeeded.

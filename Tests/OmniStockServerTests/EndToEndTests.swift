@@ -12,10 +12,8 @@ import Testing
 struct EndToEndTests {
   @Test("unary: ApplyEvents is acknowledged per event and GetAvailability reads the result")
   func unaryWriteThenRead() async throws {
-    let server = try await ServerProcess.start()
-    defer { server.terminate() }
     let sku = Fixtures.uniqueSKU()
-    try await withClient(port: server.port) { client in
+    try await withRunningServer { client in
       let ingest = Omnistock_V1_Ingest.Client(wrapping: client)
       let availability = Omnistock_V1_Availability.Client(wrapping: client)
       let ack = try await ingest.applyEvents(
@@ -46,15 +44,12 @@ struct EndToEndTests {
       #expect(unknown.availability.exists == false)
       #expect(unknown.availability.status == .outOfStock)
     }
-    #expect(await server.stop() == 0)
   }
 
   @Test("unary: a batch read answers every query in order, bad ones in their own slot")
   func batchRead() async throws {
-    let server = try await ServerProcess.start()
-    defer { server.terminate() }
     let sku = Fixtures.uniqueSKU()
-    try await withClient(port: server.port) { client in
+    try await withRunningServer { client in
       let ingest = Omnistock_V1_Ingest.Client(wrapping: client)
       let availability = Omnistock_V1_Availability.Client(wrapping: client)
       _ = try await ingest.applyEvents(
@@ -81,10 +76,8 @@ struct EndToEndTests {
 
   @Test("client streaming: a snapshot applies when the stream completes")
   func snapshot() async throws {
-    let server = try await ServerProcess.start()
-    defer { server.terminate() }
     let sku = Fixtures.uniqueSKU()
-    try await withClient(port: server.port) { client in
+    try await withRunningServer { client in
       let ingest = Omnistock_V1_Ingest.Client(wrapping: client)
       let availability = Omnistock_V1_Availability.Client(wrapping: client)
       let result = try await ingest.syncSnapshot(
@@ -135,10 +128,8 @@ struct EndToEndTests {
 
   @Test("bidirectional streaming: every batch gets its ack, in order")
   func streamEvents() async throws {
-    let server = try await ServerProcess.start()
-    defer { server.terminate() }
     let sku = Fixtures.uniqueSKU()
-    try await withClient(port: server.port) { client in
+    try await withRunningServer { client in
       let ingest = Omnistock_V1_Ingest.Client(wrapping: client)
       let acks = try await ingest.streamEvents(
         request: StreamingClientRequest { writer in
@@ -185,9 +176,7 @@ struct EndToEndTests {
 
   @Test("health Check: the server and its services are SERVING; an unknown service is NOT_FOUND")
   func healthCheck() async throws {
-    let server = try await ServerProcess.start()
-    defer { server.terminate() }
-    try await withClient(port: server.port) { client in
+    try await withRunningServer { client in
       let health = Grpc_Health_V1_Health.Client(wrapping: client)
       for service in ["", "omnistock.v1.Availability", "omnistock.v1.Ingest"] {
         var request = Grpc_Health_V1_HealthCheckRequest()
@@ -203,9 +192,7 @@ struct EndToEndTests {
 
   @Test("deadline: a stream that outlives its deadline ends with DEADLINE_EXCEEDED; the server keeps serving")
   func deadline() async throws {
-    let server = try await ServerProcess.start()
-    defer { server.terminate() }
-    try await withClient(port: server.port) { client in
+    try await withRunningServer { client in
       let ingest = Omnistock_V1_Ingest.Client(wrapping: client)
       var options = CallOptions.defaults
       options.timeout = .milliseconds(300)
@@ -225,9 +212,7 @@ struct EndToEndTests {
 
   @Test("cancellation: a cancelled stream does not disturb the server")
   func cancellation() async throws {
-    let server = try await ServerProcess.start()
-    defer { server.terminate() }
-    try await withClient(port: server.port) { client in
+    try await withRunningServer { client in
       let health = Grpc_Health_V1_Health.Client(wrapping: client)
       let watch = Task {
         try await health.watch(Grpc_Health_V1_HealthCheckRequest()) { response in
@@ -240,14 +225,11 @@ struct EndToEndTests {
       let status = try await health.check(Grpc_Health_V1_HealthCheckRequest()).status
       #expect(status == .serving)
     }
-    #expect(await server.stop() == 0)
   }
 
   @Test("limits: an oversize request is RESOURCE_EXHAUSTED naming the limit; the server keeps serving")
   func oversize() async throws {
-    let server = try await ServerProcess.start()
-    defer { server.terminate() }
-    try await withClient(port: server.port) { client in
+    try await withRunningServer { client in
       let availability = Omnistock_V1_Availability.Client(wrapping: client)
       var options = CallOptions.defaults
       options.maxRequestMessageBytes = 64 * 1024 * 1024
@@ -267,9 +249,7 @@ struct EndToEndTests {
 
   @Test("unknown and not-yet-implemented methods are UNIMPLEMENTED with a reason")
   func unimplemented() async throws {
-    let server = try await ServerProcess.start()
-    defer { server.terminate() }
-    try await withClient(port: server.port) { client in
+    try await withRunningServer { client in
       do {
         _ = try await client.unary(
           request: ClientRequest(message: [UInt8]()),
@@ -293,9 +273,7 @@ struct EndToEndTests {
 
   @Test("bad input: malformed ids and missing targets are INVALID_ARGUMENT naming the field")
   func invalidInput() async throws {
-    let server = try await ServerProcess.start()
-    defer { server.terminate() }
-    try await withClient(port: server.port) { client in
+    try await withRunningServer { client in
       let availability = Omnistock_V1_Availability.Client(wrapping: client)
       do {
         _ = try await availability.getAvailability(Fixtures.get(sku: "bad sku"))
@@ -312,9 +290,7 @@ struct EndToEndTests {
 
   @Test("many concurrent calls on one connection all succeed")
   func concurrency() async throws {
-    let server = try await ServerProcess.start()
-    defer { server.terminate() }
-    try await withClient(port: server.port) { client in
+    try await withRunningServer { client in
       let availability = Omnistock_V1_Availability.Client(wrapping: client)
       _ = try await Omnistock_V1_Admin.Client(wrapping: client).upsertLocation(Fixtures.location("store-1"))
       let succeeded = try await withThrowingTaskGroup(of: Bool.self) { group in

@@ -12,10 +12,8 @@ import Testing
 struct IndexEndToEndTests {
   @Test("location settings shape available and status; group totals sum the members")
   func groupsAndSettings() async throws {
-    let server = try await ServerProcess.start()
-    defer { server.terminate() }
     let sku = Fixtures.uniqueSKU()
-    try await withClient(port: server.port) { client in
+    try await withRunningServer { client in
       let admin = Omnistock_V1_Admin.Client(wrapping: client)
       let ingest = Omnistock_V1_Ingest.Client(wrapping: client)
       let availability = Omnistock_V1_Availability.Client(wrapping: client)
@@ -67,10 +65,8 @@ struct IndexEndToEndTests {
 
   @Test("WhereAvailable lists members with stock, nearest first, within the radius")
   func whereAvailable() async throws {
-    let server = try await ServerProcess.start()
-    defer { server.terminate() }
     let sku = Fixtures.uniqueSKU()
-    try await withClient(port: server.port) { client in
+    try await withRunningServer { client in
       let admin = Omnistock_V1_Admin.Client(wrapping: client)
       let ingest = Omnistock_V1_Ingest.Client(wrapping: client)
       let availability = Omnistock_V1_Availability.Client(wrapping: client)
@@ -118,9 +114,7 @@ struct IndexEndToEndTests {
 
   @Test("admin: invalid locations and groups are refused with the field named; lists page in id order")
   func adminValidation() async throws {
-    let server = try await ServerProcess.start()
-    defer { server.terminate() }
-    try await withClient(port: server.port) { client in
+    try await withRunningServer { client in
       let admin = Omnistock_V1_Admin.Client(wrapping: client)
       var noKind = Fixtures.location("x-1")
       noKind.location.kind = .unspecified
