@@ -183,6 +183,7 @@ public final class GRPCServer: Sendable {
 
   /// Stops the event loops. Call after ``serve()`` returned; the server cannot be restarted.
   public func shutdownEventLoops() async throws {
+    stoppedSignal.succeed(())  // a server that never served never completed it (a second completion is ignored)
     try await group.shutdownGracefully()
   }
 

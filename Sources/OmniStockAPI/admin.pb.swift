@@ -153,7 +153,8 @@ public nonisolated struct Omnistock_V1_Location: Sendable {
   /// A COUNT (or snapshot) whose |variance| is at least this percentage of
   /// |expected on-hand| (expected 0: any non-zero variance) is a
   /// COUNT_VARIANCE exception. 0 = this test is off. If both thresholds are
-  /// 0, every non-zero variance is an exception.
+  /// 0, the defaults apply: 3 units or 20%. To flag every non-zero variance,
+  /// set count_variance_units = 1.
   public var countVariancePercent: Double = 0
 
   /// Output only: server time the location was first declared.

@@ -206,7 +206,10 @@ public nonisolated enum Omnistock_V1_OutcomeKind: SwiftProtobuf.Enum, Swift.Case
   case superseded // = 4
 
   /// Not applied because it is invalid; see `reason` and `code`. Does not
-  /// advance the device's high-water mark.
+  /// advance the device's high-water mark, so its device_seq stays a hole in
+  /// the device's sequence: the device's next accepted event is acknowledged
+  /// GAP naming it (and a SEQUENCE_GAP exception records it), so that an
+  /// operator sees the movement that never applied.
   case rejected // = 5
   case UNRECOGNIZED(Int)
 

@@ -128,9 +128,8 @@ public nonisolated struct Omnistock_Log_V1_ReplaceScope: Sendable {
   public init() {}
 }
 
-/// Record type 1: a set of position changes applied together under the record's LSN. An update
-/// naming an undeclared location declares it with defaults (the server's interim rule), on replay
-/// as when it was first applied.
+/// Record type 1: a set of position changes applied together under the record's LSN (snapshots,
+/// reservations). Every location named was declared when the record was written.
 public nonisolated struct Omnistock_Log_V1_StockUpdatesRecord: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -142,6 +141,14 @@ public nonisolated struct Omnistock_Log_V1_StockUpdatesRecord: Sendable {
   public var updates: [Omnistock_Log_V1_StockUpdateRecord] = []
 
   public var replace: [Omnistock_Log_V1_ReplaceScope] = []
+
+  /// A change too big for one record (a large snapshot) is split into `parts` records with
+  /// consecutive LSNs, `part` = 0 .. parts-1, logged and applied together: the whole change
+  /// applies under the LSN of the last part, and recovery applies it only if every part is in
+  /// the log (all or nothing). 0 or 1: not split.
+  public var part: UInt32 = 0
+
+  public var parts: UInt32 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -194,6 +201,197 @@ public nonisolated struct Omnistock_Log_V1_GroupRecord: Sendable {
   public init() {}
 
   fileprivate var _group: Omnistock_V1_LocationGroup? = nil
+}
+
+/// Record type 4: events from devices (POS terminals, handhelds) of one batch, validated and
+/// de-duplicated when first written: every event here was new for its device (device_seq above
+/// its high-water mark) at a declared location. Replay applies them again, in order, with the
+/// same result: high-water marks, GAP and SUPERSEDED outcomes and exceptions follow from the
+/// state, as when first applied.
+public nonisolated struct Omnistock_Log_V1_EventsRecord: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// The server's clock when the events were applied.
+  public var serverTimeUnixMs: Int64 = 0
+
+  public var events: [Omnistock_V1_StockEvent] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Section 1, first: what the checkpoint is.
+public nonisolated struct Omnistock_Log_V1_CheckpointHeader: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// LSN of the last change included in everything but positions.
+  public var stateLsn: UInt64 = 0
+
+  public var createdAtUnixMs: Int64 = 0
+
+  /// Shards of the index that wrote it (floors are per shard).
+  public var shardCount: UInt32 = 0
+
+  /// The omnistock version that wrote it.
+  public var serverVersion: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Section 2: identifier strings in id order (positions refer to them by id).
+public nonisolated struct Omnistock_Log_V1_CheckpointStrings: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var table: Omnistock_Log_V1_CheckpointStrings.Table = .unspecified
+
+  /// Id of values[0]; chunks of one table come in id order without holes.
+  public var firstID: UInt32 = 0
+
+  public var values: [String] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public nonisolated enum Table: SwiftProtobuf.Enum, Swift.CaseIterable {
+    public typealias RawValue = Int
+    case unspecified // = 0
+    case skus // = 1
+    case locations // = 2
+    case UNRECOGNIZED(Int)
+
+    public init() {
+      self = .unspecified
+    }
+
+    public init?(rawValue: Int) {
+      switch rawValue {
+      case 0: self = .unspecified
+      case 1: self = .skus
+      case 2: self = .locations
+      default: self = .UNRECOGNIZED(rawValue)
+      }
+    }
+
+    public var rawValue: Int {
+      switch self {
+      case .unspecified: return 0
+      case .skus: return 1
+      case .locations: return 2
+      case .UNRECOGNIZED(let i): return i
+      }
+    }
+
+    // The compiler won't synthesize support with the UNRECOGNIZED case.
+    public static let allCases: [Omnistock_Log_V1_CheckpointStrings.Table] = [
+      .unspecified,
+      .skus,
+      .locations,
+    ]
+
+  }
+
+  public init() {}
+}
+
+/// Section 3: locations and groups as configured, and when each location last changed.
+public nonisolated struct Omnistock_Log_V1_CheckpointDirectory: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var locations: [Omnistock_V1_Location] = []
+
+  public var groups: [Omnistock_V1_LocationGroup] = []
+
+  /// Parallel to `locations`: server time of the location's last change, Unix ms (0 never).
+  public var lastUpdateUnixMs: [Int64] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Section 4: positions of one shard, in columns (all the same length).
+public nonisolated struct Omnistock_Log_V1_CheckpointPositions: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var shard: UInt32 = 0
+
+  /// The positions are exact as of this LSN.
+  public var floorLsn: UInt64 = 0
+
+  public var skus: [UInt32] = []
+
+  public var locations: [UInt32] = []
+
+  public var onHand: [Int64] = []
+
+  public var reserved: [Int64] = []
+
+  /// The safety-stock override, or -1 for none (the location default).
+  public var safetyStock: [Int64] = []
+
+  public var lsn: [UInt64] = []
+
+  public var lastAbsoluteUnixMs: [Int64] = []
+
+  public var updatedAtUnixSeconds: [UInt32] = []
+
+  public var sourceTimeUnixSeconds: [UInt32] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Section 5: device high-water marks, in columns.
+public nonisolated struct Omnistock_Log_V1_CheckpointDevices: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var deviceIds: [String] = []
+
+  public var highWater: [UInt64] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Section 6: recorded exceptions and counters.
+public nonisolated struct Omnistock_Log_V1_CheckpointEngine: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var exceptions: [Omnistock_V1_StockException] = []
+
+  public var nextExceptionID: UInt64 = 0
+
+  public var eventsTotal: UInt64 = 0
+
+  public var duplicatesTotal: UInt64 = 0
+
+  public var gapsTotal: UInt64 = 0
+
+  public var supersededTotal: UInt64 = 0
+
+  public var rejectedTotal: UInt64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
 }
 
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
@@ -301,7 +499,7 @@ nonisolated extension Omnistock_Log_V1_ReplaceScope: SwiftProtobuf.Message, Swif
 
 nonisolated extension Omnistock_Log_V1_StockUpdatesRecord: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".StockUpdatesRecord"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}server_time_unix_ms\0\u{1}updates\0\u{1}replace\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}server_time_unix_ms\0\u{1}updates\0\u{1}replace\0\u{1}part\0\u{1}parts\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -312,6 +510,8 @@ nonisolated extension Omnistock_Log_V1_StockUpdatesRecord: SwiftProtobuf.Message
       case 1: try { try decoder.decodeSingularInt64Field(value: &self.serverTimeUnixMs) }()
       case 2: try { try decoder.decodeRepeatedMessageField(value: &self.updates) }()
       case 3: try { try decoder.decodeRepeatedMessageField(value: &self.replace) }()
+      case 4: try { try decoder.decodeSingularUInt32Field(value: &self.part) }()
+      case 5: try { try decoder.decodeSingularUInt32Field(value: &self.parts) }()
       default: break
       }
     }
@@ -327,6 +527,12 @@ nonisolated extension Omnistock_Log_V1_StockUpdatesRecord: SwiftProtobuf.Message
     if !self.replace.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.replace, fieldNumber: 3)
     }
+    if self.part != 0 {
+      try visitor.visitSingularUInt32Field(value: self.part, fieldNumber: 4)
+    }
+    if self.parts != 0 {
+      try visitor.visitSingularUInt32Field(value: self.parts, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -334,6 +540,8 @@ nonisolated extension Omnistock_Log_V1_StockUpdatesRecord: SwiftProtobuf.Message
     if lhs.serverTimeUnixMs != rhs.serverTimeUnixMs {return false}
     if lhs.updates != rhs.updates {return false}
     if lhs.replace != rhs.replace {return false}
+    if lhs.part != rhs.part {return false}
+    if lhs.parts != rhs.parts {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -412,6 +620,345 @@ nonisolated extension Omnistock_Log_V1_GroupRecord: SwiftProtobuf.Message, Swift
   public static func ==(lhs: Omnistock_Log_V1_GroupRecord, rhs: Omnistock_Log_V1_GroupRecord) -> Bool {
     if lhs._group != rhs._group {return false}
     if lhs.serverTimeUnixMs != rhs.serverTimeUnixMs {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Omnistock_Log_V1_EventsRecord: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".EventsRecord"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}server_time_unix_ms\0\u{1}events\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.serverTimeUnixMs) }()
+      case 2: try { try decoder.decodeRepeatedMessageField(value: &self.events) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.serverTimeUnixMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.serverTimeUnixMs, fieldNumber: 1)
+    }
+    if !self.events.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.events, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Omnistock_Log_V1_EventsRecord, rhs: Omnistock_Log_V1_EventsRecord) -> Bool {
+    if lhs.serverTimeUnixMs != rhs.serverTimeUnixMs {return false}
+    if lhs.events != rhs.events {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Omnistock_Log_V1_CheckpointHeader: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CheckpointHeader"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}state_lsn\0\u{3}created_at_unix_ms\0\u{3}shard_count\0\u{3}server_version\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.stateLsn) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.createdAtUnixMs) }()
+      case 3: try { try decoder.decodeSingularUInt32Field(value: &self.shardCount) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.serverVersion) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.stateLsn != 0 {
+      try visitor.visitSingularUInt64Field(value: self.stateLsn, fieldNumber: 1)
+    }
+    if self.createdAtUnixMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.createdAtUnixMs, fieldNumber: 2)
+    }
+    if self.shardCount != 0 {
+      try visitor.visitSingularUInt32Field(value: self.shardCount, fieldNumber: 3)
+    }
+    if !self.serverVersion.isEmpty {
+      try visitor.visitSingularStringField(value: self.serverVersion, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Omnistock_Log_V1_CheckpointHeader, rhs: Omnistock_Log_V1_CheckpointHeader) -> Bool {
+    if lhs.stateLsn != rhs.stateLsn {return false}
+    if lhs.createdAtUnixMs != rhs.createdAtUnixMs {return false}
+    if lhs.shardCount != rhs.shardCount {return false}
+    if lhs.serverVersion != rhs.serverVersion {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Omnistock_Log_V1_CheckpointStrings: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CheckpointStrings"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}table\0\u{3}first_id\0\u{1}values\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularEnumField(value: &self.table) }()
+      case 2: try { try decoder.decodeSingularUInt32Field(value: &self.firstID) }()
+      case 3: try { try decoder.decodeRepeatedStringField(value: &self.values) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.table != .unspecified {
+      try visitor.visitSingularEnumField(value: self.table, fieldNumber: 1)
+    }
+    if self.firstID != 0 {
+      try visitor.visitSingularUInt32Field(value: self.firstID, fieldNumber: 2)
+    }
+    if !self.values.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.values, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Omnistock_Log_V1_CheckpointStrings, rhs: Omnistock_Log_V1_CheckpointStrings) -> Bool {
+    if lhs.table != rhs.table {return false}
+    if lhs.firstID != rhs.firstID {return false}
+    if lhs.values != rhs.values {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Omnistock_Log_V1_CheckpointStrings.Table: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0TABLE_UNSPECIFIED\0\u{1}TABLE_SKUS\0\u{1}TABLE_LOCATIONS\0")
+}
+
+nonisolated extension Omnistock_Log_V1_CheckpointDirectory: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CheckpointDirectory"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}locations\0\u{1}groups\0\u{3}last_update_unix_ms\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.locations) }()
+      case 2: try { try decoder.decodeRepeatedMessageField(value: &self.groups) }()
+      case 3: try { try decoder.decodeRepeatedInt64Field(value: &self.lastUpdateUnixMs) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.locations.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.locations, fieldNumber: 1)
+    }
+    if !self.groups.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.groups, fieldNumber: 2)
+    }
+    if !self.lastUpdateUnixMs.isEmpty {
+      try visitor.visitPackedInt64Field(value: self.lastUpdateUnixMs, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Omnistock_Log_V1_CheckpointDirectory, rhs: Omnistock_Log_V1_CheckpointDirectory) -> Bool {
+    if lhs.locations != rhs.locations {return false}
+    if lhs.groups != rhs.groups {return false}
+    if lhs.lastUpdateUnixMs != rhs.lastUpdateUnixMs {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Omnistock_Log_V1_CheckpointPositions: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CheckpointPositions"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}shard\0\u{3}floor_lsn\0\u{1}skus\0\u{1}locations\0\u{3}on_hand\0\u{1}reserved\0\u{3}safety_stock\0\u{1}lsn\0\u{3}last_absolute_unix_ms\0\u{3}updated_at_unix_seconds\0\u{3}source_time_unix_seconds\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.shard) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.floorLsn) }()
+      case 3: try { try decoder.decodeRepeatedUInt32Field(value: &self.skus) }()
+      case 4: try { try decoder.decodeRepeatedUInt32Field(value: &self.locations) }()
+      case 5: try { try decoder.decodeRepeatedSInt64Field(value: &self.onHand) }()
+      case 6: try { try decoder.decodeRepeatedInt64Field(value: &self.reserved) }()
+      case 7: try { try decoder.decodeRepeatedSInt64Field(value: &self.safetyStock) }()
+      case 8: try { try decoder.decodeRepeatedUInt64Field(value: &self.lsn) }()
+      case 9: try { try decoder.decodeRepeatedInt64Field(value: &self.lastAbsoluteUnixMs) }()
+      case 10: try { try decoder.decodeRepeatedUInt32Field(value: &self.updatedAtUnixSeconds) }()
+      case 11: try { try decoder.decodeRepeatedUInt32Field(value: &self.sourceTimeUnixSeconds) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.shard != 0 {
+      try visitor.visitSingularUInt32Field(value: self.shard, fieldNumber: 1)
+    }
+    if self.floorLsn != 0 {
+      try visitor.visitSingularUInt64Field(value: self.floorLsn, fieldNumber: 2)
+    }
+    if !self.skus.isEmpty {
+      try visitor.visitPackedUInt32Field(value: self.skus, fieldNumber: 3)
+    }
+    if !self.locations.isEmpty {
+      try visitor.visitPackedUInt32Field(value: self.locations, fieldNumber: 4)
+    }
+    if !self.onHand.isEmpty {
+      try visitor.visitPackedSInt64Field(value: self.onHand, fieldNumber: 5)
+    }
+    if !self.reserved.isEmpty {
+      try visitor.visitPackedInt64Field(value: self.reserved, fieldNumber: 6)
+    }
+    if !self.safetyStock.isEmpty {
+      try visitor.visitPackedSInt64Field(value: self.safetyStock, fieldNumber: 7)
+    }
+    if !self.lsn.isEmpty {
+      try visitor.visitPackedUInt64Field(value: self.lsn, fieldNumber: 8)
+    }
+    if !self.lastAbsoluteUnixMs.isEmpty {
+      try visitor.visitPackedInt64Field(value: self.lastAbsoluteUnixMs, fieldNumber: 9)
+    }
+    if !self.updatedAtUnixSeconds.isEmpty {
+      try visitor.visitPackedUInt32Field(value: self.updatedAtUnixSeconds, fieldNumber: 10)
+    }
+    if !self.sourceTimeUnixSeconds.isEmpty {
+      try visitor.visitPackedUInt32Field(value: self.sourceTimeUnixSeconds, fieldNumber: 11)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Omnistock_Log_V1_CheckpointPositions, rhs: Omnistock_Log_V1_CheckpointPositions) -> Bool {
+    if lhs.shard != rhs.shard {return false}
+    if lhs.floorLsn != rhs.floorLsn {return false}
+    if lhs.skus != rhs.skus {return false}
+    if lhs.locations != rhs.locations {return false}
+    if lhs.onHand != rhs.onHand {return false}
+    if lhs.reserved != rhs.reserved {return false}
+    if lhs.safetyStock != rhs.safetyStock {return false}
+    if lhs.lsn != rhs.lsn {return false}
+    if lhs.lastAbsoluteUnixMs != rhs.lastAbsoluteUnixMs {return false}
+    if lhs.updatedAtUnixSeconds != rhs.updatedAtUnixSeconds {return false}
+    if lhs.sourceTimeUnixSeconds != rhs.sourceTimeUnixSeconds {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Omnistock_Log_V1_CheckpointDevices: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CheckpointDevices"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}device_ids\0\u{3}high_water\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedStringField(value: &self.deviceIds) }()
+      case 2: try { try decoder.decodeRepeatedUInt64Field(value: &self.highWater) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.deviceIds.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.deviceIds, fieldNumber: 1)
+    }
+    if !self.highWater.isEmpty {
+      try visitor.visitPackedUInt64Field(value: self.highWater, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Omnistock_Log_V1_CheckpointDevices, rhs: Omnistock_Log_V1_CheckpointDevices) -> Bool {
+    if lhs.deviceIds != rhs.deviceIds {return false}
+    if lhs.highWater != rhs.highWater {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Omnistock_Log_V1_CheckpointEngine: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CheckpointEngine"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}exceptions\0\u{3}next_exception_id\0\u{3}events_total\0\u{3}duplicates_total\0\u{3}gaps_total\0\u{3}superseded_total\0\u{3}rejected_total\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.exceptions) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.nextExceptionID) }()
+      case 3: try { try decoder.decodeSingularUInt64Field(value: &self.eventsTotal) }()
+      case 4: try { try decoder.decodeSingularUInt64Field(value: &self.duplicatesTotal) }()
+      case 5: try { try decoder.decodeSingularUInt64Field(value: &self.gapsTotal) }()
+      case 6: try { try decoder.decodeSingularUInt64Field(value: &self.supersededTotal) }()
+      case 7: try { try decoder.decodeSingularUInt64Field(value: &self.rejectedTotal) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.exceptions.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.exceptions, fieldNumber: 1)
+    }
+    if self.nextExceptionID != 0 {
+      try visitor.visitSingularUInt64Field(value: self.nextExceptionID, fieldNumber: 2)
+    }
+    if self.eventsTotal != 0 {
+      try visitor.visitSingularUInt64Field(value: self.eventsTotal, fieldNumber: 3)
+    }
+    if self.duplicatesTotal != 0 {
+      try visitor.visitSingularUInt64Field(value: self.duplicatesTotal, fieldNumber: 4)
+    }
+    if self.gapsTotal != 0 {
+      try visitor.visitSingularUInt64Field(value: self.gapsTotal, fieldNumber: 5)
+    }
+    if self.supersededTotal != 0 {
+      try visitor.visitSingularUInt64Field(value: self.supersededTotal, fieldNumber: 6)
+    }
+    if self.rejectedTotal != 0 {
+      try visitor.visitSingularUInt64Field(value: self.rejectedTotal, fieldNumber: 7)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Omnistock_Log_V1_CheckpointEngine, rhs: Omnistock_Log_V1_CheckpointEngine) -> Bool {
+    if lhs.exceptions != rhs.exceptions {return false}
+    if lhs.nextExceptionID != rhs.nextExceptionID {return false}
+    if lhs.eventsTotal != rhs.eventsTotal {return false}
+    if lhs.duplicatesTotal != rhs.duplicatesTotal {return false}
+    if lhs.gapsTotal != rhs.gapsTotal {return false}
+    if lhs.supersededTotal != rhs.supersededTotal {return false}
+    if lhs.rejectedTotal != rhs.rejectedTotal {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -3,19 +3,25 @@ import OmniStockAPI
 import StockIndex
 import SwiftProtobuf
 
-/// `omnistock.v1.Admin`: locations and groups (upsert, get, list).
+/// `omnistock.v1.Admin`: locations and groups (upsert, get, list), the operator's reports
+/// (``OperationsReports``) and checkpoints on demand.
 ///
-/// Upserts are logged and acknowledged once durable. Freshness, exceptions, stats and checkpoints answer `UNIMPLEMENTED` until issues 4 and 5.
+/// Upserts are logged and acknowledged once durable.
 public struct AdminService: Sendable {
   static let defaultPageSize = 100
   static let maxPageSize = 1_000
 
   let writer: StockWriter
   let directory: LocationDirectory
+  let checkpointer: Checkpointer
+  let reports: OperationsReports
 
-  public init(writer: StockWriter, directory: LocationDirectory) {
+  public init(writer: StockWriter, directory: LocationDirectory, checkpointer: Checkpointer, startedAtUnixMs: Int64) {
     self.writer = writer
     self.directory = directory
+    self.checkpointer = checkpointer
+    self.reports = OperationsReports(
+      writer: writer, directory: directory, checkpointer: checkpointer, startedAtUnixMs: startedAtUnixMs)
   }
 
   /// Adds this service's methods to `router`.
@@ -93,18 +99,33 @@ public struct AdminService: Sendable {
       if matching.count > size { response.nextPageToken = response.groups.last!.groupID }
       return response
     }
-    for method in [
-      OmniStockMethods.Admin.getFreshness, OmniStockMethods.Admin.listExceptions, OmniStockMethods.Admin.getStats,
-    ] {
-      router.unimplemented(method, reason: "operations reports arrive with the inventory engine (issue 5)")
+    router.unary(OmniStockMethods.Admin.getFreshness) { (request: Omnistock_V1_GetFreshnessRequest, _) in
+      try reports.freshness(request, nowUnixMs: WallClock.nowUnixMs())
     }
-    router.unimplemented(OmniStockMethods.Admin.checkpoint, reason: "checkpoints arrive with the write-ahead log (issue 4)")
+    router.unary(OmniStockMethods.Admin.listExceptions) { (request: Omnistock_V1_ListExceptionsRequest, _) in
+      try reports.listExceptions(request, nowUnixMs: WallClock.nowUnixMs())
+    }
+    router.unary(OmniStockMethods.Admin.getStats) { (_: Omnistock_V1_GetStatsRequest, _) in
+      reports.stats(nowUnixMs: WallClock.nowUnixMs())
+    }
+    router.unaryAsync(OmniStockMethods.Admin.checkpoint) { (_: Omnistock_V1_CheckpointRequest, _) in
+      let summary = try await checkpointer.checkpoint()
+      var response = Omnistock_V1_CheckpointResponse()
+      response.lsn = summary.lsn
+      response.startedAtUnixMs = summary.startedAtUnixMs
+      response.completedAtUnixMs = summary.completedAtUnixMs
+      response.positions = summary.positions
+      response.sizeBytes = summary.bytes
+      response.segmentsDeleted = UInt32(summary.removedSegments)
+      response.fileName = "checkpoints/" + summary.fileName
+      return response
+    }
   }
 
   /// Logs `record`, applies it, and answers once it is durable.
   static func write<Record: SwiftProtobuf.Message, Response: SwiftProtobuf.Message>(
     _ writer: StockWriter, _ type: LogRecordType, _ record: Record, _ responder: ProtobufUnaryResponder<Response>,
-    validate: () throws(GRPCStatus) -> Void, apply: (UInt64) -> Response
+    validate: () throws(GRPCStatus) -> Void, apply: @escaping (UInt64) -> Response
   ) {
     let payload: [UInt8]
     do {
@@ -112,7 +133,7 @@ public struct AdminService: Sendable {
     } catch {
       return responder.fail(error)
     }
-    writer.write(type: type, payload: payload, validate: validate, apply: apply) { result in
+    writer.write(type: type, payloads: [payload], validate: validate, apply: { _, lsn in apply(lsn) }) { result in
       switch result {
       case .success(let response): responder.respond(response)
       case .failure(let status): responder.fail(status)

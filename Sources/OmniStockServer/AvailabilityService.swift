@@ -11,8 +11,8 @@ import Darwin
 /// `omnistock.v1.Availability`: the storefront's reads, answered from the ``StockIndex``.
 ///
 /// `GetAvailability`, `BatchGetAvailability` and `WhereAvailable` run inline on the connection's
-/// event loop (no task, no hop); the index reads take no lock. `WatchAvailability` answers
-/// `UNIMPLEMENTED` until the engine lands (issue 5).
+/// event loop (no task, no hop) unless `min_lsn` makes them wait for a write; the index reads take
+/// no lock. `WatchAvailability` answers `UNIMPLEMENTED` until it lands (issue 5).
 public struct AvailabilityService: Sendable {
   /// The most queries one `BatchGetAvailability` may carry.
   public static let maxBatchQueries = 10_000
@@ -21,25 +21,33 @@ public struct AvailabilityService: Sendable {
 
   let index: StockIndex
   let directory: LocationDirectory
+  let waiters: AppliedLSNWaiters
 
-  public init(index: StockIndex, directory: LocationDirectory) {
+  public init(index: StockIndex, directory: LocationDirectory, waiters: AppliedLSNWaiters) {
     self.index = index
     self.directory = directory
+    self.waiters = waiters
   }
 
   /// Adds this service's methods to `router`.
   public func register(into router: inout RPCRouter) {
-    router.unary(OmniStockMethods.Availability.getAvailability) {
-      (request: Omnistock_V1_GetAvailabilityRequest, _) in
-      try self.getAvailability(request, nowUnixMs: WallClock.nowUnixMs())
+    router.unaryDeferred(OmniStockMethods.Availability.getAvailability) {
+      (request: Omnistock_V1_GetAvailabilityRequest, context, responder) in
+      self.answer(after: request.options, context, responder) { () throws(GRPCStatus) in
+        try self.getAvailability(request, nowUnixMs: WallClock.nowUnixMs())
+      }
     }
-    router.unary(OmniStockMethods.Availability.batchGetAvailability) {
-      (request: Omnistock_V1_BatchGetAvailabilityRequest, _) in
-      try self.batchGetAvailability(request, nowUnixMs: WallClock.nowUnixMs())
+    router.unaryDeferred(OmniStockMethods.Availability.batchGetAvailability) {
+      (request: Omnistock_V1_BatchGetAvailabilityRequest, context, responder) in
+      self.answer(after: request.options, context, responder) { () throws(GRPCStatus) in
+        try self.batchGetAvailability(request, nowUnixMs: WallClock.nowUnixMs())
+      }
     }
-    router.unary(OmniStockMethods.Availability.whereAvailable) {
-      (request: Omnistock_V1_WhereAvailableRequest, _) in
-      try self.whereAvailable(request, nowUnixMs: WallClock.nowUnixMs())
+    router.unaryDeferred(OmniStockMethods.Availability.whereAvailable) {
+      (request: Omnistock_V1_WhereAvailableRequest, context, responder) in
+      self.answer(after: request.options, context, responder) { () throws(GRPCStatus) in
+        try self.whereAvailable(request, nowUnixMs: WallClock.nowUnixMs())
+      }
     }
     router.unimplemented(
       OmniStockMethods.Availability.watchAvailability, reason: "watching changes needs the inventory engine (issue 5)")
@@ -49,7 +57,7 @@ public struct AvailabilityService: Sendable {
     -> Omnistock_V1_GetAvailabilityResponse
   {
     guard request.hasQuery else { throw GRPCStatus(.invalidArgument, "query is missing") }
-    let lsn = try checkMinimumLSN(request.options)
+    let lsn = checkMinimumLSN(request.options)
     var response = Omnistock_V1_GetAvailabilityResponse()
     response.availability = try answer(request.query, excludeStale: request.options.excludeStale, nowUnixMs: nowUnixMs)
     response.indexLsn = lsn
@@ -64,7 +72,7 @@ public struct AvailabilityService: Sendable {
         .invalidArgument,
         "\(request.queries.count) queries in one batch; the limit is \(Self.maxBatchQueries): split the batch")
     }
-    let lsn = try checkMinimumLSN(request.options)
+    let lsn = checkMinimumLSN(request.options)
     var response = Omnistock_V1_BatchGetAvailabilityResponse()
     response.results.reserveCapacity(request.queries.count)
     for (position, query) in request.queries.enumerated() {
@@ -104,7 +112,7 @@ public struct AvailabilityService: Sendable {
         throw GRPCStatus(.invalidArgument, "near is out of range: latitude -90...90, longitude -180...180")
       }
     }
-    let lsn = try checkMinimumLSN(request.options)
+    let lsn = checkMinimumLSN(request.options)
     guard let groupID = index.groups.id(of: request.groupID), let members = index.members(ofGroup: groupID) else {
       throw GRPCStatus(.notFound, "unknown group '\(request.groupID)'")
     }
@@ -154,16 +162,34 @@ public struct AvailabilityService: Sendable {
     return response
   }
 
-  /// Every LSN this server acknowledged is already applied; a larger one was never issued.
-  /// (Waiting for a future LSN, bounded by the deadline, arrives with the engine, issue 5.)
-  private func checkMinimumLSN(_ options: Omnistock_V1_ReadOptions) throws(GRPCStatus) -> UInt64 {
-    let lsn = index.lsn
-    if options.minLsn > lsn {
-      throw GRPCStatus(
-        .failedPrecondition,
-        "options.min_lsn \(options.minLsn) is ahead of the server's latest LSN \(lsn); use an LSN this server returned")
+  /// Answers with `body` at once (inline, the common case: every LSN this server acknowledged is
+  /// applied already), or once the index has applied `options.min_lsn`; `DEADLINE_EXCEEDED` if
+  /// that does not happen before the call's deadline (10 s without one).
+  private func answer<Response>(
+    after options: Omnistock_V1_ReadOptions, _ context: CallContext, _ responder: ProtobufUnaryResponder<Response>,
+    _ body: @escaping @Sendable () throws(GRPCStatus) -> Response
+  ) {
+    @Sendable func respond() {
+      do { responder.respond(try body()) } catch { responder.fail(error) }
     }
-    return lsn
+    let minimum = options.minLsn
+    guard minimum > index.lsn else { return respond() }
+    let index = self.index
+    waiters.wait(for: minimum, current: { index.lsn }, eventLoop: context.eventLoop, deadline: context.deadline) { reached in
+      guard reached else {
+        return responder.fail(
+          GRPCStatus(
+            .deadlineExceeded,
+            "options.min_lsn \(minimum) was not applied before the deadline; the server has applied up to \(index.lsn)"))
+      }
+      respond()
+    }
+  }
+
+  /// The LSN the answer reflects (at least `options.min_lsn`, which ``answer(after:_:_:_:)``
+  /// waited for).
+  private func checkMinimumLSN(_ options: Omnistock_V1_ReadOptions) -> UInt64 {
+    index.lsn
   }
 
   private func answer(_ query: Omnistock_V1_AvailabilityQuery, excludeStale: Bool, nowUnixMs: Int64) throws(GRPCStatus)

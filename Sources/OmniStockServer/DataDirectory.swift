@@ -1,3 +1,5 @@
+import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -14,7 +16,7 @@ public final class DataDirectory: Sendable {
 
   /// The directory's path as given.
   public let path: String
-  private let lockDescriptor: Int32
+  private let lockDescriptor: Mutex<Int32>
 
   /// Creates the directory (and parents) if needed and takes its lock.
   public init(path: String) throws(Failure) {
@@ -37,10 +39,17 @@ public final class DataDirectory: Sendable {
         description: "data directory '\(path)' is in use by another omnistock process (its LOCK is held); "
           + "stop that server or choose another --data-dir")
     }
-    lockDescriptor = descriptor
+    lockDescriptor = Mutex(descriptor)
   }
 
-  deinit {
-    close(lockDescriptor)
+  /// Releases the lock (also done when the object goes away), so another server may open the
+  /// directory; for a server that has stopped.
+  public func release() {
+    lockDescriptor.withLock { descriptor in
+      if descriptor >= 0 { close(descriptor) }
+      descriptor = -1
+    }
   }
+
+  deinit { release() }
 }

@@ -54,9 +54,9 @@ enum EventValidation {
   /// The change an accepted event makes to its position.
   static func change(for event: Omnistock_V1_StockEvent) -> StockUpdate.Change {
     switch event.type {
-    case .sale: .adjust(delta: -event.quantity)
+    case .sale: .delta(-event.quantity, eventTimeUnixMs: event.eventTimeUnixMs)
     case .count: .set(onHand: event.quantity, asOfUnixMs: event.eventTimeUnixMs)
-    default: .adjust(delta: event.quantity)
+    default: .delta(event.quantity, eventTimeUnixMs: event.eventTimeUnixMs)
     }
   }
 }

@@ -7,8 +7,8 @@ import Synchronization
 /// records), kept in step with the index (which holds what reads need: settings and membership).
 ///
 /// Changes go through the write-ahead log (``validate(_:)`` before logging, ``apply(_:lsn:nowUnixMs:)``
-/// after, and again on replay). **Interim** (until the engine, issue 5): an event for an
-/// undeclared location declares it with defaults (``implicitDeclaration(of:)``).
+/// after, and again on replay). Events and snapshots for a location not declared here are refused
+/// (`NOT_FOUND`).
 public final class LocationDirectory: Sendable {
   /// Default `stale_after` (the industry's 15-minute batch cadence).
   public static let defaultStaleAfterSeconds: UInt32 = 900
@@ -62,11 +62,7 @@ public final class LocationDirectory: Sendable {
   public func apply(_ location: Omnistock_V1_Location, lsn: UInt64, nowUnixMs: Int64)
     -> (location: Omnistock_V1_Location, created: Bool)
   {
-    var stored = location
-    if stored.staleAfterSeconds == 0 { stored.staleAfterSeconds = Self.defaultStaleAfterSeconds }
-    var unique: [Omnistock_V1_FulfillmentCapability] = []
-    for capability in stored.capabilities where !unique.contains(capability) { unique.append(capability) }
-    stored.capabilities = unique
+    var stored = Self.normalized(location)
     return state.withLock { state in
       let previous = state.locations[location.locationID]
       stored.createdAtUnixMs = previous?.createdAtUnixMs ?? nowUnixMs
@@ -80,6 +76,63 @@ public final class LocationDirectory: Sendable {
       }
       state.locations[stored.locationID] = stored
       return (stored, previous == nil)
+    }
+  }
+
+  /// `location` as it is stored: defaults filled in, capabilities without repeats.
+  static func normalized(_ location: Omnistock_V1_Location) -> Omnistock_V1_Location {
+    var stored = location
+    if stored.staleAfterSeconds == 0 { stored.staleAfterSeconds = Self.defaultStaleAfterSeconds }
+    var unique: [Omnistock_V1_FulfillmentCapability] = []
+    for capability in stored.capabilities where !unique.contains(capability) { unique.append(capability) }
+    stored.capabilities = unique
+    return stored
+  }
+
+  /// Whether declaring `location` would change what is stored (output-only fields aside).
+  public func differs(_ location: Omnistock_V1_Location) -> Bool {
+    guard var stored = self.location(location.locationID) else { return true }
+    var wanted = Self.normalized(location)
+    for record in [\Omnistock_V1_Location.createdAtUnixMs, \.updatedAtUnixMs] {
+      stored[keyPath: record] = 0
+      wanted[keyPath: record] = 0
+    }
+    stored.lsn = 0
+    wanted.lsn = 0
+    return stored != wanted
+  }
+
+  /// Whether declaring `group` would change what is stored (output-only fields aside).
+  public func differs(_ group: Omnistock_V1_LocationGroup) -> Bool {
+    guard var stored = self.group(group.groupID) else { return true }
+    var wanted = group
+    stored.createdAtUnixMs = 0
+    stored.updatedAtUnixMs = 0
+    stored.lsn = 0
+    wanted.createdAtUnixMs = 0
+    wanted.updatedAtUnixMs = 0
+    wanted.lsn = 0
+    return stored != wanted
+  }
+
+  /// Puts back a location exactly as a checkpoint holds it (times and LSN kept).
+  func restore(_ location: Omnistock_V1_Location) {
+    let settings = LocationSettings(
+      defaultSafetyStock: location.defaultSafetyStock, lowStockThreshold: location.lowStockThreshold,
+      staleAfterSeconds: Int64(location.staleAfterSeconds), active: location.active)
+    state.withLock { state in
+      guard index.declareLocation(location.locationID, settings: settings, nowUnixMs: location.createdAtUnixMs) != nil
+      else { return }
+      state.locations[location.locationID] = location
+    }
+  }
+
+  /// Puts back a group exactly as a checkpoint holds it (times and LSN kept).
+  func restore(_ group: Omnistock_V1_LocationGroup) {
+    state.withLock { state in
+      let members = group.locationIds.compactMap { id in state.locations[id] == nil ? nil : index.locations.id(of: id) }
+      _ = index.setGroup(group.groupID, members: members, includeStale: group.includeStale)
+      state.groups[group.groupID] = group
     }
   }
 
@@ -123,18 +176,6 @@ public final class LocationDirectory: Sendable {
       state.groups[group.groupID] = stored
       return (stored, previous == nil)
     }
-  }
-
-  /// A location record with defaults, for an event or snapshot naming an undeclared location
-  /// (interim, see the type's documentation); `nil` if `id` is already declared.
-  func implicitDeclaration(of id: String) -> Omnistock_V1_Location? {
-    guard location(id) == nil else { return nil }
-    var location = Omnistock_V1_Location()
-    location.locationID = id
-    location.kind = .store
-    location.active = true
-    location.displayName = id
-    return location
   }
 
   static func validate(_ location: Omnistock_V1_Location) throws(GRPCStatus) {

@@ -7,4 +7,6 @@ public enum LogRecordType: UInt8, Sendable {
   case location = 2
   /// `GroupRecord`: a group declared or replaced.
   case group = 3
+  /// `EventsRecord`: new events from devices, of one batch.
+  case events = 4
 }

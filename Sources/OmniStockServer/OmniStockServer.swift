@@ -19,6 +19,9 @@ import OmniStockAPI
 /// health turns `NOT_SERVING`, the listener closes, every connection gets GOAWAY, calls in flight
 /// finish, and `run()` returns. Tests build it with port 0 and call ``start()`` to learn the port.
 public final class OmniStockServer: Service, Sendable {
+  /// This build's version.
+  public static let version = "0.1.0"
+
   /// What the server needs to start.
   public struct Configuration: Sendable {
     /// Listening address and gRPC limits.
@@ -32,12 +35,25 @@ public final class OmniStockServer: Service, Sendable {
     /// Positions plus group totals the index should hold without growing its key tables (0: grow
     /// as needed).
     public var expectedSlots: Int
+    /// A checkpoint is taken when this much time passed since the last one and something changed
+    /// (0: never by time).
+    public var checkpointIntervalSeconds: Int
+    /// A checkpoint is taken when the log grew by this many bytes since the last one (0: never by
+    /// size).
+    public var checkpointLogBytes: Int
+    /// A network file (JSON, see ``NetworkFile``) whose locations and groups are declared at start
+    /// wherever they differ from the stored ones.
+    public var locationsFile: String?
 
     public init(
       grpc: GRPCServer.Configuration = .init(), dataDirectory: String = "./omnistock-data", repairLog: Bool = false,
-      logSegmentBytes: Int = 64 << 20, expectedSlots: Int = 0
+      logSegmentBytes: Int = 64 << 20, expectedSlots: Int = 0, checkpointIntervalSeconds: Int = 300,
+      checkpointLogBytes: Int = 256 << 20, locationsFile: String? = nil
     ) {
       self.expectedSlots = expectedSlots
+      self.checkpointIntervalSeconds = checkpointIntervalSeconds
+      self.checkpointLogBytes = checkpointLogBytes
+      self.locationsFile = locationsFile
       self.grpc = grpc
       self.dataDirectory = dataDirectory
       self.repairLog = repairLog
@@ -50,7 +66,10 @@ public final class OmniStockServer: Service, Sendable {
   public let directory: LocationDirectory
   public let health: HealthStatusBoard
   public let log: WriteAheadLog
+  public let writer: StockWriter
+  public let checkpointer: Checkpointer
   private let grpcServer: GRPCServer
+  private let network: Omnistock_Config_V1_LocationNetwork?
   private let dataDirectory: DataDirectory
   private let logger: Logger
   private let onListening: (@Sendable (SocketAddress) -> Void)?
@@ -73,6 +92,7 @@ public final class OmniStockServer: Service, Sendable {
     self.configuration = configuration
     self.logger = logger
     self.onListening = onListening
+    self.network = try configuration.locationsFile.map { path throws(NetworkFileError) in try NetworkFile.load(path: path) }
     self.dataDirectory = try DataDirectory(path: configuration.dataDirectory)
     let index = StockIndex(
       configuration: configuration.expectedSlots > 0 ? .init(expectedSlots: configuration.expectedSlots) : .init())
@@ -81,8 +101,30 @@ public final class OmniStockServer: Service, Sendable {
     self.index = index
     self.directory = directory
     self.health = health
-    logger.info("recovering from the write-ahead log", metadata: ["directory": "\(configuration.dataDirectory)/wal"])
+    let checkpointDirectory = configuration.dataDirectory + "/checkpoints"
     let started = ContinuousClock.now
+    var restored: CheckpointRestore.Restored?
+    for candidate in try CheckpointReader.checkpoints(in: checkpointDirectory) {
+      let checkpoint: CheckpointReader
+      do {
+        checkpoint = try CheckpointReader(path: candidate.path)
+      } catch {
+        logger.error("checkpoint unusable, trying an older one", metadata: ["error": "\(error)"])
+        continue
+      }
+      logger.info("restoring checkpoint", metadata: ["file": "\(candidate.path)"])
+      restored = try CheckpointRestore.restore(checkpoint, index: index, directory: directory)
+      break
+    }
+    var state = restored?.state ?? EngineState()
+    let stateLSN = restored?.summary.lsn ?? 0
+    var replay = LogReplay(index: index, directory: directory, stateLSN: stateLSN)
+    logger.info(
+      "recovering from the write-ahead log",
+      metadata: [
+        "directory": "\(configuration.dataDirectory)/wal", "checkpointLSN": "\(stateLSN)",
+        "positions": "\(restored?.summary.positions ?? 0)",
+      ])
     let failureHandler = onLogFailure ?? { [logger] failure in
       logger.critical("write-ahead log failed; stopping so that a restart recovers from the log", metadata: ["error": "\(failure)"])
       exit(70)
@@ -90,11 +132,19 @@ public final class OmniStockServer: Service, Sendable {
     let (log, recovery) = try WriteAheadLog.open(
       .init(
         directory: configuration.dataDirectory + "/wal", segmentBytes: configuration.logSegmentBytes,
-        repair: configuration.repairLog),
+        maxPayloadBytes: min(16 << 20, configuration.logSegmentBytes / 2), repair: configuration.repairLog),
+      afterLSN: (restored?.summary.replayFrom ?? 1) - 1, requiredThrough: stateLSN,
       onFailure: failureHandler
     ) { record in
-      try LogReplay.apply(record, index: index, directory: directory)
+      try replay.apply(record, state: &state)
     }
+    replay.finish()
+    for dropped in replay.droppedParts {
+      logger.warning(
+        "dropped an incomplete multi-record change (never acknowledged)",
+        metadata: ["firstLSN": "\(dropped.lsn)", "partsFound": "\(dropped.count)"])
+    }
+    index.endRecovery()
     self.log = log
     if let truncation = recovery.truncation { logger.warning("write-ahead log: \(truncation)") }
     logger.info(
@@ -103,18 +153,28 @@ public final class OmniStockServer: Service, Sendable {
         "records": "\(recovery.records)", "lastLSN": "\(recovery.lastLSN)", "segments": "\(recovery.segments.count)",
         "positions": "\(index.statistics().slots)", "seconds": "\(ContinuousClock.now - started)",
       ])
+    let writer = StockWriter(index: index, log: log, state: state)
+    self.writer = writer
+    self.checkpointer = Checkpointer(
+      writer: writer, directory: directory, path: checkpointDirectory, last: restored?.summary)
     self.grpcServer = GRPCServer(
       configuration: configuration.grpc,
-      router: Self.router(writer: StockWriter(index: index, log: log), directory: directory, health: health),
+      router: Self.router(
+        writer: writer, directory: directory, health: health, checkpointer: checkpointer,
+        startedAtUnixMs: WallClock.nowUnixMs()),
       logger: logger)
   }
 
   /// The router with every method of the contract.
-  public static func router(writer: StockWriter, directory: LocationDirectory, health: HealthStatusBoard) -> RPCRouter {
+  public static func router(
+    writer: StockWriter, directory: LocationDirectory, health: HealthStatusBoard, checkpointer: Checkpointer,
+    startedAtUnixMs: Int64
+  ) -> RPCRouter {
     var router = RPCRouter()
-    AvailabilityService(index: writer.index, directory: directory).register(into: &router)
+    AvailabilityService(index: writer.index, directory: directory, waiters: writer.appliedWaiters).register(into: &router)
     IngestService(writer: writer, directory: directory).register(into: &router)
-    AdminService(writer: writer, directory: directory).register(into: &router)
+    AdminService(writer: writer, directory: directory, checkpointer: checkpointer, startedAtUnixMs: startedAtUnixMs)
+      .register(into: &router)
     HealthService(board: health).register(into: &router)
     PendingServices.register(into: &router)
     return router
@@ -128,6 +188,20 @@ public final class OmniStockServer: Service, Sendable {
 
   /// Serves until graceful shutdown, then drains and returns.
   public func run() async throws {
+    let schedule = CheckpointSchedule(
+      checkpointer: checkpointer, intervalSeconds: configuration.checkpointIntervalSeconds,
+      logBytes: configuration.checkpointLogBytes, logger: logger)
+    let checkpoints = Task { await schedule.run() }
+    defer { checkpoints.cancel() }
+    if let network, let file = configuration.locationsFile {
+      let written = try await NetworkDeclaration.declare(network, writer: writer, directory: directory)
+      logger.info(
+        "network file declared",
+        metadata: [
+          "file": "\(file)", "locations": "\(network.locations.count)", "groups": "\(network.groups.count)",
+          "locationsChanged": "\(written.locations)", "groupsChanged": "\(written.groups)",
+        ])
+    }
     try await withGracefulShutdownHandler {
       if grpcServer.localAddress == nil {
         guard !grpcServer.isStopped else { return }  // shut down before it ever listened
@@ -141,6 +215,14 @@ public final class OmniStockServer: Service, Sendable {
     try await grpcServer.shutdownEventLoops()
     log.close()
     logger.info("omnistock stopped", metadata: ["durableLSN": "\(log.durableLSN)"])
+  }
+
+  /// Releases a server that was built but never run (its event loops and log); for tools and
+  /// tests that use the recovered state in-process.
+  public func close() async throws {
+    try await grpcServer.shutdownEventLoops()
+    log.close()
+    dataDirectory.release()
   }
 
   /// Starts draining: health `NOT_SERVING`, no new connections or calls, in-flight calls finish.

@@ -7,6 +7,8 @@ import StockIndex
 struct SnapshotAssembler {
   /// The most entries one snapshot may carry.
   static let maxEntries = 10_000_000
+  /// Updates per log record; a bigger snapshot is logged as several parts (see `StockUpdatesRecord.parts`).
+  static let updatesPerPart = 100_000
 
   private struct LocationPart {
     var mode: Omnistock_V1_SnapshotMode
@@ -87,10 +89,20 @@ struct SnapshotAssembler {
         record.replace.append(scope)
       }
     }
-    let payload = try ProtobufCoding.encode(record)
+    let payloads = try Self.parts(of: record)
     let index = writer.index
-    let (lsn, outcomes) = try await writer.write(type: .stockUpdates, payload: payload) { lsn in
-      (lsn, StockUpdateRecords.apply(record, lsn: lsn, index: index, directory: directory))
+    let locations = order
+    let (lsn, outcomes) = try await writer.write(
+      type: .stockUpdates, payloads: payloads,
+      validate: { () throws(GRPCStatus) in
+        // Under the write order, so no location changes between this check and the apply.
+        for id in locations where directory.location(id) == nil {
+          throw GRPCStatus(
+            .notFound, "location '\(id)' is not declared: declare it with Admin.UpsertLocation or the --locations file")
+        }
+      }
+    ) { state, lsn in
+      (lsn, StockUpdateRecords.apply(record, lsn: lsn, index: index, directory: directory, state: &state, recordsEngineState: true))
     }
     var results = order.map { locationID -> Omnistock_V1_SnapshotLocationResult in
       let part = parts[locationID]!
@@ -106,10 +118,11 @@ struct SnapshotAssembler {
     }
     for (offset, outcome) in outcomes.updates.enumerated() {
       switch outcome {
-      case .applied: results[owners[offset]].positionsSet += 1
+      case .applied, .alreadyIncluded: results[owners[offset]].positionsSet += 1
       case .keptNewer: results[owners[offset]].positionsKeptNewer += 1
       case .indexFull: throw GRPCStatus(.resourceExhausted, "the stock index has no room for more positions")
       }
+      if outcomes.variances[offset] { results[owners[offset]].variances += 1 }
     }
     var result = Omnistock_V1_SnapshotResult()
     result.snapshotID = snapshotID ?? ""
@@ -118,5 +131,25 @@ struct SnapshotAssembler {
     result.entries = UInt64(entries)
     result.locations = results
     return result
+  }
+
+  /// `record` encoded as one record, or as parts of at most ``updatesPerPart`` updates each (the
+  /// REPLACE scopes travel in the last part).
+  static func parts(of record: Omnistock_Log_V1_StockUpdatesRecord, updatesPerPart: Int = updatesPerPart)
+    throws(GRPCStatus) -> [[UInt8]]
+  {
+    guard record.updates.count > updatesPerPart else { return [try ProtobufCoding.encode(record)] }
+    let count = (record.updates.count + updatesPerPart - 1) / updatesPerPart
+    var payloads: [[UInt8]] = []
+    for part in 0..<count {
+      var piece = Omnistock_Log_V1_StockUpdatesRecord()
+      piece.serverTimeUnixMs = record.serverTimeUnixMs
+      piece.part = UInt32(part)
+      piece.parts = UInt32(count)
+      piece.updates = Array(record.updates[(part * updatesPerPart)..<min(record.updates.count, (part + 1) * updatesPerPart)])
+      if part == count - 1 { piece.replace = record.replace }
+      payloads.append(try ProtobufCoding.encode(piece))
+    }
+    return payloads
   }
 }

@@ -44,6 +44,11 @@ final class IndexShard: @unchecked Sendable {
     var table: PublishedTable.Writer
     var slotCount = 0
     var chunks: [AtomicWords] = []
+    /// During recovery from a checkpoint: the LSN through which the checkpoint already holds this
+    /// shard's positions (changes at or below it are skipped). 0 otherwise.
+    var recoveryFloor: UInt64 = 0
+    /// Positions (not group totals) in this shard.
+    var positionCount = 0
   }
 
   init(initialCapacity: Int) {

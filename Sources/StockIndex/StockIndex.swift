@@ -74,13 +74,13 @@ public final class StockIndex: @unchecked Sendable {
   public let locations: StringInterner
   public let groups: StringInterner
 
-  private let views: UnsafeMutableBufferPointer<ShardView>
-  private let shards: [IndexShard]
-  private let shardMask: Int
-  private let locationTable: LocationTable
+  let views: UnsafeMutableBufferPointer<ShardView>
+  let shards: [IndexShard]
+  let shardMask: Int
+  let locationTable: LocationTable
   private let groupTable: GroupTable
   private let appliedLSN: UnsafeAtomic<UInt64>
-  private var locationGroups: [[UInt32]]
+  private(set) var locationGroups: [[UInt32]]
   private let administration = Mutex(Administration())
 
   private struct Administration {
@@ -260,54 +260,54 @@ public final class StockIndex: @unchecked Sendable {
   /// Applies one update under `lsn`.
   public func apply(_ update: StockUpdate, lsn: UInt64, nowUnixMs: Int64) -> StockUpdateOutcome {
     precondition(Int(update.location) <= Self.maxLocations && Int(update.sku) <= Self.maxSKUs)
-    let shardIndex = IndexKey.shard(sku: update.sku, mask: shardMask)
+    let outcome = modify(sku: update.sku, location: update.location, lsn: lsn) { before in
+      guard var after = update.change.applied(to: before) else { return nil }
+      after.lsn = max(before.lsn, lsn)
+      after.updatedAtUnixSeconds = UInt32(clamping: nowUnixMs / 1000)
+      if update.sourceTimeUnixMs > 0 {
+        after.sourceTimeUnixSeconds = max(before.sourceTimeUnixSeconds, UInt32(clamping: update.sourceTimeUnixMs / 1000))
+      }
+      return after
+    }
+    if case .applied = outcome { locationTable.noteUpdate(update.location, atUnixMs: nowUnixMs) }
+    noteApplied(lsn)
+    return outcome
+  }
+
+  /// The one way a position changes: under its shard's lock, `transform` maps the stored state
+  /// to the new one (`nil`: keep it, `keptNewer`), which is published to readers in one seqlock
+  /// write, and the totals of every group of the location move by the difference. During
+  /// recovery an `lsn` at or below the shard's recovery floor is `alreadyIncluded` and changes
+  /// nothing (see ``setRecoveryFloors(_:)``).
+  func modify(
+    sku: UInt32, location: UInt32, lsn: UInt64, _ transform: (PositionState) -> PositionState?
+  ) -> StockUpdateOutcome {
+    let shardIndex = IndexKey.shard(sku: sku, mask: shardMask)
     let view = views[shardIndex]
-    let outcome = shards[shardIndex].lock.withLock { writer -> StockUpdateOutcome in
-      guard let (slot, created) = writer.findOrInsert(
-        IndexKey.position(sku: update.sku, location: update.location), in: view)
+    return shards[shardIndex].lock.withLock { writer -> StockUpdateOutcome in
+      if lsn > 0 && lsn <= writer.recoveryFloor { return .alreadyIncluded }
+      guard let (slot, created) = writer.findOrInsert(IndexKey.position(sku: sku, location: location), in: view)
       else { return .indexFull }
+      if created { writer.positionCount += 1 }
       return withUnsafeTemporaryAllocation(of: UInt64.self, capacity: ShardView.payloadWords) { buffer in
         let words = buffer.baseAddress!
         slot.readAsWriter(into: words, count: ShardView.payloadWords)
         let before = PositionState(words: words)
-        var after = before
-        switch update.change {
-        case .adjust(let delta):
-          after.onHand &+= delta
-        case .set(let onHand, let asOf):
-          guard asOf >= before.lastAbsoluteTimeUnixMs else { return .keptNewer(before) }
-          after.onHand = onHand
-          after.lastAbsoluteTimeUnixMs = asOf
-        case .reserve(let delta):
-          after.reserved &+= delta
-        case .commit(let quantity):
-          after.onHand &-= quantity
-          after.reserved &-= quantity
-        case .setSafetyStock(let safety):
-          after.safetyStockOverride = safety
-        }
-        after.lsn = max(before.lsn, lsn)
-        after.updatedAtUnixSeconds = UInt32(clamping: nowUnixMs / 1000)
-        if update.sourceTimeUnixMs > 0 {
-          after.sourceTimeUnixSeconds = max(before.sourceTimeUnixSeconds, UInt32(clamping: update.sourceTimeUnixMs / 1000))
-        }
+        guard let after = transform(before) else { return .keptNewer(before) }
         after.store(into: words)
         slot.write(words, count: ShardView.payloadWords)
-        let memberOf = locationGroups[Int(update.location)]
+        let memberOf = locationGroups[Int(location)]
         if !memberOf.isEmpty {
-          let settings = locationTable.settings(update.location)
+          let settings = locationTable.settings(location)
           let old = created ? .none : Self.contribution(of: before, settings: settings)
           let new = Self.contribution(of: after, settings: settings)
           for group in memberOf {
-            adjustGroup(group, sku: update.sku, remove: old, add: new, lsn: lsn, writer: &writer, view: view)
+            adjustGroup(group, sku: sku, remove: old, add: new, lsn: lsn, writer: &writer, view: view)
           }
         }
         return .applied(before: before, after: after)
       }
     }
-    if case .applied = outcome { locationTable.noteUpdate(update.location, atUnixMs: nowUnixMs) }
-    noteApplied(lsn)
-    return outcome
   }
 
   /// Records that everything up to `lsn` is applied (also for LSNs that changed no position).
@@ -485,6 +485,11 @@ public final class StockIndex: @unchecked Sendable {
       }
     }
     return result
+  }
+
+  /// Positions stored (SKU x location pairs ever written).
+  public var positionCount: Int {
+    shards.reduce(0) { total, shard in total + shard.lock.withLock { $0.positionCount } }
   }
 
   /// Positions and group totals stored, and bytes allocated for them (slots and key tables).

@@ -2,8 +2,12 @@
 public struct StockUpdate: Sendable, Hashable {
   /// What the change does.
   public enum Change: Sendable, Hashable {
-    /// `on_hand += delta` (sales are negative deltas).
+    /// `on_hand += delta`, unconditionally.
     case adjust(delta: Int64)
+    /// A device's delta (sales are negative) that happened at `eventTimeUnixMs`: `on_hand +=
+    /// delta`, unless the position's last count or snapshot is newer than the event, which then
+    /// already includes it (`keptNewer`, the event is *superseded*).
+    case delta(Int64, eventTimeUnixMs: Int64)
     /// `on_hand = quantity` as of `asOfUnixMs` (a count or a snapshot). Skipped, keeping the
     /// position, when the position's last absolute time is newer (an old sync never overwrites
     /// newer state).
@@ -38,4 +42,33 @@ public enum StockUpdateOutcome: Sendable, Hashable {
   case keptNewer(PositionState)
   /// The index has no room for another position in this SKU's shard.
   case indexFull
+  /// Recovery only: the checkpoint the index was restored from already includes this change.
+  case alreadyIncluded
+}
+
+extension StockUpdate.Change {
+  /// The position after this change, or `nil` when the position keeps its state because a newer
+  /// absolute update (count or snapshot) already includes the change. Leaves `lsn` and times alone.
+  func applied(to before: PositionState) -> PositionState? {
+    var after = before
+    switch self {
+    case .adjust(let delta):
+      after.onHand &+= delta
+    case .delta(let delta, let eventTime):
+      guard eventTime >= before.lastAbsoluteTimeUnixMs else { return nil }
+      after.onHand &+= delta
+    case .set(let onHand, let asOf):
+      guard asOf >= before.lastAbsoluteTimeUnixMs else { return nil }
+      after.onHand = onHand
+      after.lastAbsoluteTimeUnixMs = asOf
+    case .reserve(let delta):
+      after.reserved &+= delta
+    case .commit(let quantity):
+      after.onHand &-= quantity
+      after.reserved &-= quantity
+    case .setSafetyStock(let safety):
+      after.safetyStockOverride = safety
+    }
+    return after
+  }
 }

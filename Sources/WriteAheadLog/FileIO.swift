@@ -38,6 +38,19 @@ enum FileIO {
     return bytes
   }
 
+  /// Reads exactly `count` bytes at `offset`.
+  static func read(_ descriptor: Int32, count: Int, at offset: Int, path: String) throws(LogFailure) -> [UInt8] {
+    var bytes = [UInt8](repeating: 0, count: count)
+    var done = 0
+    while done < count {
+      let result = bytes.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress! + done, count - done, off_t(offset + done)) }
+      if result < 0 && errno == EINTR { continue }
+      guard result > 0 else { throw failure("read", path) }
+      done += result
+    }
+    return bytes
+  }
+
   static func writeAll(_ descriptor: Int32, _ bytes: UnsafeRawBufferPointer, at offset: Int, path: String) throws(LogFailure) {
     var done = 0
     while done < bytes.count {

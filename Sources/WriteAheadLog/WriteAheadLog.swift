@@ -51,9 +51,17 @@ public final class WriteAheadLog: @unchecked Sendable {
     let onDurable: @Sendable (Result<UInt64, LogFailure>) -> Void
   }
 
+  private struct Waiter {
+    let lsn: UInt64
+    let onDurable: @Sendable (Result<UInt64, LogFailure>) -> Void
+  }
+
   private struct Shared {
     var state = State.open
     var queue: [Pending] = []
+    var waiters: [Waiter] = []
+    /// The log's segments in LSN order: (file name, first LSN).
+    var segments: [(name: String, firstLSN: UInt64)] = []
     var nextLSN: UInt64
     var durableLSN: UInt64
     var groupsWritten: UInt64 = 0
@@ -68,13 +76,19 @@ public final class WriteAheadLog: @unchecked Sendable {
     public var bytesWritten: UInt64
     /// The highest LSN on disk.
     public var durableLSN: UInt64
+    /// Segment files the log holds now.
+    public var segments: Int
+    /// Bytes those segments take on disk (segments are preallocated to their full size).
+    public var bytesOnDisk: UInt64
   }
 
   /// Counters since the log was opened.
   public var statistics: Statistics {
     condition.lock()
     defer { condition.unlock() }
-    return Statistics(groupsWritten: shared.groupsWritten, bytesWritten: shared.bytesWritten, durableLSN: shared.durableLSN)
+    return Statistics(
+      groupsWritten: shared.groupsWritten, bytesWritten: shared.bytesWritten, durableLSN: shared.durableLSN,
+      segments: shared.segments.count, bytesOnDisk: UInt64(shared.segments.count * configuration.segmentBytes))
   }
 
   private struct WriterFiles {
@@ -92,14 +106,33 @@ public final class WriteAheadLog: @unchecked Sendable {
 
   /// Recovers the log in `configuration.directory` (see ``LogRecovery``), replaying every record
   /// after `afterLSN`, then opens it for appending.
+  ///
+  /// Recovering after a checkpoint, pass its replay point as `afterLSN` and its state LSN as
+  /// `requiredThrough`: the log must then hold every record from `afterLSN + 1` through
+  /// `requiredThrough` (else segments are missing, and opening throws rather than lose them).
   public static func open(
-    _ configuration: Configuration, afterLSN: UInt64 = 0, onFailure: @escaping @Sendable (LogFailure) -> Void,
-    replay: (LogRecord) throws -> Void
+    _ configuration: Configuration, afterLSN: UInt64 = 0, requiredThrough: UInt64 = 0,
+    onFailure: @escaping @Sendable (LogFailure) -> Void, replay: (LogRecord) throws -> Void
   ) throws -> (log: WriteAheadLog, recovery: LogRecovery.Outcome) {
+    if afterLSN > 0 {
+      try FileIO.makeDirectory(configuration.directory)
+      let first = try FileIO.list(configuration.directory).compactMap { SegmentName.firstLSN(of: $0) }.min()
+      guard let first, first <= afterLSN + 1 else {
+        throw LogFailure(
+          "the log in \(configuration.directory) starts at LSN \(first.map(String.init) ?? "none"), but the checkpoint "
+            + "needs it from LSN \(afterLSN + 1): log segments are missing")
+      }
+    }
     let outcome = try LogRecovery.recover(
       directory: configuration.directory, repair: configuration.repair, maxPayloadBytes: configuration.maxPayloadBytes,
       afterLSN: afterLSN, replay: replay)
+    guard max(outcome.lastLSN, afterLSN) >= requiredThrough else {
+      throw LogFailure(
+        "the log in \(configuration.directory) ends at LSN \(outcome.lastLSN), before the checkpoint's LSN "
+          + "\(requiredThrough): log records are missing")
+    }
     let log = WriteAheadLog(configuration: configuration, lastLSN: max(outcome.lastLSN, afterLSN), onFailure: onFailure)
+    log.shared.segments = outcome.segments
     if let last = outcome.segments.last {
       log.writer.path = configuration.directory + "/" + last.name
       log.writer.descriptor = try FileIO.open(log.writer.path, flags: O_RDWR)
@@ -159,6 +192,44 @@ public final class WriteAheadLog: @unchecked Sendable {
     return lsn
   }
 
+  /// Calls `onDurable` (on the log's thread, or at once on the caller's if it already holds) when
+  /// every record up to `lsn` is on disk, or with the failure that stopped the log. For a caller
+  /// that must not answer before earlier changes are durable but has nothing to append.
+  public func whenDurable(_ lsn: UInt64, _ onDurable: @escaping @Sendable (Result<UInt64, LogFailure>) -> Void) {
+    condition.lock()
+    if case .failed(let failure) = shared.state {
+      condition.unlock()
+      onDurable(.failure(failure))
+      return
+    }
+    guard lsn > shared.durableLSN else {
+      let durable = shared.durableLSN
+      condition.unlock()
+      onDurable(.success(durable))
+      return
+    }
+    shared.waiters.append(Waiter(lsn: lsn, onDurable: onDurable))
+    condition.unlock()
+  }
+
+  /// Deletes the segments whose records are all below `lsn` (never the segment being written),
+  /// after a checkpoint made them unnecessary; returns their names.
+  @discardableResult
+  public func removeSegments(below lsn: UInt64) throws(LogFailure) -> [String] {
+    condition.lock()
+    var removable: [String] = []
+    var index = 0
+    while index + 1 < shared.segments.count, shared.segments[index + 1].firstLSN <= lsn {
+      removable.append(shared.segments[index].name)
+      index += 1
+    }
+    shared.segments.removeFirst(index)
+    condition.unlock()
+    for name in removable { try FileIO.unlink(configuration.directory + "/" + name) }
+    if !removable.isEmpty { try FileIO.syncDirectory(configuration.directory) }
+    return removable
+  }
+
   /// Appends and waits until the record is durable; returns its LSN.
   public func appendAndWait(type: UInt8, version: UInt8 = 1, payload: [UInt8]) async throws -> UInt64 {
     try await withCheckedThrowingContinuation { continuation in
@@ -207,9 +278,16 @@ public final class WriteAheadLog: @unchecked Sendable {
         do {
           try write(batch)
           condition.lock()
-          shared.durableLSN = batch.last!.record.lsn
+          let durable = batch.last!.record.lsn
+          shared.durableLSN = durable
+          var ready: [Waiter] = []
+          if !shared.waiters.isEmpty {
+            ready = shared.waiters.filter { $0.lsn <= durable }
+            shared.waiters.removeAll { $0.lsn <= durable }
+          }
           condition.unlock()
           for pending in batch { pending.onDurable(.success(pending.record.lsn)) }
+          for waiter in ready { waiter.onDurable(.success(durable)) }
         } catch {
           fail(error as? LogFailure ?? LogFailure("\(error)"), pending: batch)
           return
@@ -233,11 +311,14 @@ public final class WriteAheadLog: @unchecked Sendable {
     condition.lock()
     shared.state = .failed(failure)
     let queued = shared.queue
+    let waiters = shared.waiters
     shared.queue.removeAll()
+    shared.waiters.removeAll()
     thread = nil
     condition.broadcast()
     condition.unlock()
     for waiter in pending + queued { waiter.onDurable(.failure(failure)) }
+    for waiter in waiters { waiter.onDurable(.failure(failure)) }
     onFailure(failure)
   }
 
@@ -299,5 +380,8 @@ public final class WriteAheadLog: @unchecked Sendable {
     }
     if writer.descriptor >= 0 { Glibc.close(writer.descriptor) }
     writer = WriterFiles(descriptor: descriptor, path: path, offset: RecordFraming.segmentHeaderBytes)
+    condition.lock()
+    shared.segments.append((name, firstLSN))
+    condition.unlock()
   }
 }

@@ -62,6 +62,24 @@ struct ServeCommand: AsyncParsableCommand {
       """)
   var expectedPositions: Int = Environment.int("OMNISTOCK_EXPECTED_POSITIONS") ?? 0
 
+  @Option(
+    name: .customLong("locations"),
+    help: """
+      A network file (JSON: {"locations": [...], "groups": [...]}, see examples/network.json) declared at start: \
+      locations and groups that differ from the stored ones are upserted through the log (env OMNISTOCK_LOCATIONS).
+      """)
+  var locationsFile: String?
+
+  @Option(
+    name: .customLong("checkpoint-interval-seconds"),
+    help: "Take a checkpoint this often when anything changed; 0 never by time (env OMNISTOCK_CHECKPOINT_INTERVAL_SECONDS).")
+  var checkpointIntervalSeconds: Int = Environment.int("OMNISTOCK_CHECKPOINT_INTERVAL_SECONDS") ?? 300
+
+  @Option(
+    name: .customLong("checkpoint-log-bytes"),
+    help: "Take a checkpoint whenever the log grew by this many bytes; 0 never by size (env OMNISTOCK_CHECKPOINT_LOG_BYTES).")
+  var checkpointLogBytes: Int = Environment.int("OMNISTOCK_CHECKPOINT_LOG_BYTES") ?? 256 * 1024 * 1024
+
   @Flag(
     name: .customLong("repair-log"),
     help: """
@@ -83,6 +101,9 @@ struct ServeCommand: AsyncParsableCommand {
     }
     guard (0...500_000_000).contains(expectedPositions) else {
       throw ValidationError("--expected-positions must be 0...500000000")
+    }
+    guard checkpointIntervalSeconds >= 0, checkpointLogBytes >= 0 else {
+      throw ValidationError("--checkpoint-interval-seconds and --checkpoint-log-bytes must be >= 0")
     }
     guard Logger.Level(rawValue: logLevel) != nil else {
       throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
@@ -110,7 +131,9 @@ struct ServeCommand: AsyncParsableCommand {
             host: host, port: port, threads: threads, maxReceiveMessageBytes: maxMessageBytes,
             maxConcurrentStreams: UInt32(maxConcurrentStreams),
             gracefulShutdownTimeout: .seconds(shutdownGraceSeconds)),
-          dataDirectory: dataDirectory, repairLog: repairLog, expectedSlots: expectedPositions),
+          dataDirectory: dataDirectory, repairLog: repairLog, expectedSlots: expectedPositions,
+          checkpointIntervalSeconds: checkpointIntervalSeconds, checkpointLogBytes: checkpointLogBytes,
+          locationsFile: locationsFile ?? Environment.string("OMNISTOCK_LOCATIONS")),
         logger: logger,
         onListening: { address in
           // The contract with scripts and tests: one line on stdout once calls are accepted.

@@ -14,6 +14,7 @@ struct EndToEndTests {
   func unaryWriteThenRead() async throws {
     let sku = Fixtures.uniqueSKU()
     try await withRunningServer { client in
+      _ = try await Omnistock_V1_Admin.Client(wrapping: client).upsertLocation(Fixtures.location("store-1"))
       let ingest = Omnistock_V1_Ingest.Client(wrapping: client)
       let availability = Omnistock_V1_Availability.Client(wrapping: client)
       let ack = try await ingest.applyEvents(
@@ -27,10 +28,12 @@ struct EndToEndTests {
       #expect(ack.batchID == "b-1")
       #expect(ack.received == 3)
       #expect(ack.applied == 2)
-      #expect(ack.outcomes.count == 1)
+      #expect(ack.outcomes.count == 2)
       #expect(ack.outcomes.first?.index == 1)
       #expect(ack.outcomes.first?.kind == .rejected)
       #expect(ack.outcomes.first?.code == 3)
+      // The rejected event never applied: the next one reports its number as a gap.
+      #expect(ack.outcomes.last?.kind == .gap && ack.outcomes.last?.gapFrom == 2 && ack.outcomes.last?.gapTo == 2)
       #expect(ack.highWater.first?.deviceSeq == 3)
 
       let read = try await availability.getAvailability(Fixtures.get(sku: sku))
@@ -50,6 +53,7 @@ struct EndToEndTests {
   func batchRead() async throws {
     let sku = Fixtures.uniqueSKU()
     try await withRunningServer { client in
+      _ = try await Omnistock_V1_Admin.Client(wrapping: client).upsertLocation(Fixtures.location("store-1"))
       let ingest = Omnistock_V1_Ingest.Client(wrapping: client)
       let availability = Omnistock_V1_Availability.Client(wrapping: client)
       _ = try await ingest.applyEvents(
@@ -78,6 +82,7 @@ struct EndToEndTests {
   func snapshot() async throws {
     let sku = Fixtures.uniqueSKU()
     try await withRunningServer { client in
+      _ = try await Omnistock_V1_Admin.Client(wrapping: client).upsertLocation(Fixtures.location("dc-1"))
       let ingest = Omnistock_V1_Ingest.Client(wrapping: client)
       let availability = Omnistock_V1_Availability.Client(wrapping: client)
       let result = try await ingest.syncSnapshot(
@@ -130,6 +135,7 @@ struct EndToEndTests {
   func streamEvents() async throws {
     let sku = Fixtures.uniqueSKU()
     try await withRunningServer { client in
+      _ = try await Omnistock_V1_Admin.Client(wrapping: client).upsertLocation(Fixtures.location("store-1"))
       let ingest = Omnistock_V1_Ingest.Client(wrapping: client)
       let acks = try await ingest.streamEvents(
         request: StreamingClientRequest { writer in
@@ -187,6 +193,35 @@ struct EndToEndTests {
       var unknown = Grpc_Health_V1_HealthCheckRequest()
       unknown.service = "no.such.Service"
       #expect(await failureCode { _ = try await health.check(unknown) } == .notFound)
+    }
+  }
+
+  @Test("min_lsn: a read waits until the index has applied that LSN; one never reached ends at the deadline")
+  func readYourWrites() async throws {
+    let sku = Fixtures.uniqueSKU()
+    try await withRunningServer { client in
+      let admin = Omnistock_V1_Admin.Client(wrapping: client)
+      let created = try await admin.upsertLocation(Fixtures.location("store-1"))
+      let ingest = Omnistock_V1_Ingest.Client(wrapping: client)
+      let availability = Omnistock_V1_Availability.Client(wrapping: client)
+      var ahead = Fixtures.get(sku: sku)
+      ahead.options.minLsn = created.location.lsn + 1
+      var options = CallOptions.defaults
+      options.timeout = .seconds(20)
+      // The read is sent first and waits; the write that reaches its LSN comes after.
+      let read = Task { try await availability.getAvailability(ahead, options: options) }
+      try await Task.sleep(for: .milliseconds(200))
+      let ack = try await ingest.applyEvents(Fixtures.batch("b", [Fixtures.event(seq: 1, sku: sku, type: .receipt, quantity: 4)]))
+      let answer = try await read.value
+      #expect(ack.lsn == created.location.lsn + 1)
+      #expect(answer.indexLsn >= ack.lsn)
+      #expect(answer.availability.onHand == 4)
+
+      var never = Fixtures.get(sku: sku)
+      never.options.minLsn = ack.lsn + 1_000_000
+      var short = CallOptions.defaults
+      short.timeout = .milliseconds(300)
+      #expect(await failureCode { _ = try await availability.getAvailability(never, options: short) } == .deadlineExceeded)
     }
   }
 

@@ -30,9 +30,12 @@ struct MethodTableTests {
     let (log, _) = try WriteAheadLog.open(.init(directory: directory), onFailure: { _ in }) { _ in }
     defer { log.close() }
     let index = StockIndex()
+    let writer = StockWriter(index: index, log: log)
+    let locations = LocationDirectory(index: index)
     let router = OmniStockServer.router(
-      writer: StockWriter(index: index, log: log), directory: LocationDirectory(index: index),
-      health: HealthStatusBoard(services: OmniStockMethods.serviceNames))
+      writer: writer, directory: locations, health: HealthStatusBoard(services: OmniStockMethods.serviceNames),
+      checkpointer: Checkpointer(writer: writer, directory: locations, path: directory + "/checkpoints", last: nil),
+      startedAtUnixMs: 0)
     let routed = Set(router.methods.map(\.path))
     let all =
       OmniStockMethods.Availability.all + OmniStockMethods.Ingest.all + OmniStockMethods.Reservations.all

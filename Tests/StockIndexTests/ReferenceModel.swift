@@ -20,6 +20,12 @@ struct ReferenceModel {
     var after = before
     switch update.change {
     case .adjust(let delta): after.onHand += delta
+    case .delta(let delta, let eventTime):
+      guard eventTime >= before.lastAbsoluteTimeUnixMs else {
+        if positions[key] == nil { positions[key] = before }  // the index creates the slot anyway
+        return
+      }
+      after.onHand += delta
     case .set(let onHand, let asOf):
       guard asOf >= before.lastAbsoluteTimeUnixMs else {
         if positions[key] == nil { positions[key] = before }  // the index creates the slot anyway

@@ -38,11 +38,13 @@ struct StockIndexPropertyTests {
       case 0..<80:
         lsn += 1
         let change: StockUpdate.Change
-        switch Int.random(in: 0..<6, using: &random) {
-        case 0, 1: change = .adjust(delta: Int64.random(in: -5...8, using: &random))
+        switch Int.random(in: 0..<7, using: &random) {
+        case 0: change = .adjust(delta: Int64.random(in: -5...8, using: &random))
+        case 1: change = .delta(Int64.random(in: -5...8, using: &random), eventTimeUnixMs: now - Int64.random(in: 0...100_000, using: &random))
         case 2: change = .set(onHand: Int64.random(in: 0...20, using: &random), asOfUnixMs: now - Int64.random(in: 0...100_000, using: &random))
         case 3: change = .reserve(delta: Int64.random(in: -2...3, using: &random))
         case 4: change = .commit(quantity: Int64.random(in: 0...2, using: &random))
+        case 5: change = .adjust(delta: Int64.random(in: -3...3, using: &random))
         default: change = .setSafetyStock(Bool.random(using: &random) ? nil : Int64.random(in: 0...4, using: &random))
         }
         let update = StockUpdate(

@@ -1,0 +1,73 @@
+import OmniStockAPI
+import StockIndex
+
+/// Applies an `EventsRecord` (record type 4): the one function used both when the events are
+/// first written and when the log is replayed, so both give the same state.
+enum EventRecords {
+  /// What applying one event did.
+  enum Result: Sendable, Equatable {
+    /// Applied; `gap` is the range of device_seq numbers skipped before it, if any.
+    case applied(gap: ClosedRange<UInt64>?)
+    /// Not applied: the position's last count or snapshot (as of the time given) includes it.
+    case superseded(lastAbsoluteTimeUnixMs: Int64)
+    /// Not applied: the index has no room for the position.
+    case noRoom
+  }
+
+  /// Applies `record` under `lsn`. `recordsEngineState` is false during recovery for records the
+  /// checkpoint's engine state already includes (then only positions change, and only where the
+  /// checkpoint does not hold them yet).
+  @discardableResult
+  static func apply(
+    _ record: Omnistock_Log_V1_EventsRecord, lsn: UInt64, index: StockIndex, directory: LocationDirectory,
+    state: inout EngineState, recordsEngineState: Bool
+  ) -> [Result] {
+    let now = record.serverTimeUnixMs
+    var results: [Result] = []
+    results.reserveCapacity(record.events.count)
+    for event in record.events {
+      let prior = state.devices[event.deviceID] ?? 0
+      let gap = event.deviceSeq > prior &+ 1 ? (prior + 1)...(event.deviceSeq - 1) : nil
+      guard let location = index.locations.id(of: event.locationID), let sku = index.skus.intern(event.sku) else {
+        results.append(.noRoom)
+        continue
+      }
+      if recordsEngineState {
+        state.devices[event.deviceID] = max(prior, event.deviceSeq)
+        if let gap {
+          state.counters.gaps += 1
+          state.recordGap(
+            device: event.deviceID, location: event.locationID, from: gap.lowerBound, to: gap.upperBound, lsn: lsn,
+            nowUnixMs: now)
+        }
+        state.noteActivity(location: location, device: event.deviceID, count: 1, atUnixMs: now)
+        state.activity[location]?.noteEventTime(event.eventTimeUnixMs)
+      }
+      let outcome = index.apply(
+        StockUpdate(sku: sku, location: location, change: EventValidation.change(for: event), sourceTimeUnixMs: event.eventTimeUnixMs),
+        lsn: lsn, nowUnixMs: now)
+      let position = PositionKey(sku: sku, location: location)
+      state.track(outcome, position: position, lsn: lsn, nowUnixMs: now)
+      switch outcome {
+      case .applied(let before, _):
+        if recordsEngineState {
+          state.counters.events += 1
+          if event.type == .count {
+            _ = state.checkVariance(
+              expected: before.onHand, counted: event.quantity, sku: event.sku, location: directory.location(event.locationID),
+              device: event.deviceID, lsn: lsn, nowUnixMs: now)
+          }
+        }
+        results.append(.applied(gap: gap))
+      case .alreadyIncluded:
+        results.append(.applied(gap: gap))
+      case .keptNewer(let position):
+        if recordsEngineState { state.counters.superseded += 1 }
+        results.append(.superseded(lastAbsoluteTimeUnixMs: position.lastAbsoluteTimeUnixMs))
+      case .indexFull:
+        results.append(.noRoom)
+      }
+    }
+    return results
+  }
+}

@@ -1,0 +1,34 @@
+/// Events per second over the last minute, in 60 one-second buckets (no allocation after init).
+public struct RateWindow: Sendable {
+  private var buckets = [UInt32](repeating: 0, count: 60)
+  private var lastSecond: Int64 = 0
+
+  public init() {}
+
+  /// Counts `count` events at `unixMs`. Times going backwards count into the current second.
+  public mutating func add(_ count: Int, atUnixMs unixMs: Int64) {
+    let second = unixMs / 1000
+    advance(to: second)
+    buckets[Int(lastSecond % 60)] &+= UInt32(clamping: count)
+  }
+
+  /// Events in the 60 seconds up to `unixMs`.
+  public func total(atUnixMs unixMs: Int64) -> UInt64 {
+    let second = unixMs / 1000
+    let age = second - lastSecond
+    guard age < 60 else { return 0 }
+    var sum: UInt64 = 0
+    // Buckets older than a minute at `second` are the `age` oldest ones.
+    for offset in 0..<(60 - max(0, Int(age))) {
+      sum += UInt64(buckets[Int((lastSecond - Int64(offset)) % 60 + 60) % 60])
+    }
+    return sum
+  }
+
+  private mutating func advance(to second: Int64) {
+    guard second > lastSecond else { return }
+    let steps = min(60, second - lastSecond)
+    for step in 1...steps { buckets[Int((lastSecond + step) % 60)] = 0 }
+    lastSecond = second
+  }
+}
