@@ -389,8 +389,9 @@ public nonisolated struct Omnistock_V1_EventOutcome: Sendable {
 
   /// REJECTED: the gRPC status code number that classifies the reason:
   /// 3 INVALID_ARGUMENT (malformed field), 5 NOT_FOUND (unknown location),
-  /// 7 PERMISSION_DENIED (token may not write that location),
-  /// 9 FAILED_PRECONDITION (location inactive). 0 for other kinds.
+  /// 7 PERMISSION_DENIED (token may not write that location). 0 for other
+  /// kinds. (An inactive location still accepts events: its stock is kept
+  /// up to date while it sells nothing.)
   public var code: Int32 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()

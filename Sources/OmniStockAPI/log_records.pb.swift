@@ -314,6 +314,12 @@ public nonisolated struct Omnistock_Log_V1_CheckpointDirectory: Sendable {
   /// Parallel to `locations`: server time of the location's last change, Unix ms (0 never).
   public var lastUpdateUnixMs: [Int64] = []
 
+  /// Parallel to `locations`: device time of the last event applied there (0 none).
+  public var lastEventTimeUnixMs: [Int64] = []
+
+  /// Parallel to `locations`: as_of of the last snapshot applied there (0 none).
+  public var lastSnapshotAsOfUnixMs: [Int64] = []
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -377,6 +383,9 @@ public nonisolated struct Omnistock_Log_V1_CheckpointEngine: Sendable {
 
   public var exceptions: [Omnistock_V1_StockException] = []
 
+  /// Positions with negative on-hand, when and by which change they went negative.
+  public var negative: [Omnistock_Log_V1_NegativePosition] = []
+
   public var nextExceptionID: UInt64 = 0
 
   public var eventsTotal: UInt64 = 0
@@ -388,6 +397,25 @@ public nonisolated struct Omnistock_Log_V1_CheckpointEngine: Sendable {
   public var supersededTotal: UInt64 = 0
 
   public var rejectedTotal: UInt64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// A position whose on-hand is below zero (in CheckpointEngine).
+public nonisolated struct Omnistock_Log_V1_NegativePosition: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var sku: String = String()
+
+  public var locationID: String = String()
+
+  public var detectedAtUnixMs: Int64 = 0
+
+  public var lsn: UInt64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -751,7 +779,7 @@ nonisolated extension Omnistock_Log_V1_CheckpointStrings.Table: SwiftProtobuf._P
 
 nonisolated extension Omnistock_Log_V1_CheckpointDirectory: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".CheckpointDirectory"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}locations\0\u{1}groups\0\u{3}last_update_unix_ms\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}locations\0\u{1}groups\0\u{3}last_update_unix_ms\0\u{3}last_event_time_unix_ms\0\u{3}last_snapshot_as_of_unix_ms\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -762,6 +790,8 @@ nonisolated extension Omnistock_Log_V1_CheckpointDirectory: SwiftProtobuf.Messag
       case 1: try { try decoder.decodeRepeatedMessageField(value: &self.locations) }()
       case 2: try { try decoder.decodeRepeatedMessageField(value: &self.groups) }()
       case 3: try { try decoder.decodeRepeatedInt64Field(value: &self.lastUpdateUnixMs) }()
+      case 4: try { try decoder.decodeRepeatedInt64Field(value: &self.lastEventTimeUnixMs) }()
+      case 5: try { try decoder.decodeRepeatedInt64Field(value: &self.lastSnapshotAsOfUnixMs) }()
       default: break
       }
     }
@@ -777,6 +807,12 @@ nonisolated extension Omnistock_Log_V1_CheckpointDirectory: SwiftProtobuf.Messag
     if !self.lastUpdateUnixMs.isEmpty {
       try visitor.visitPackedInt64Field(value: self.lastUpdateUnixMs, fieldNumber: 3)
     }
+    if !self.lastEventTimeUnixMs.isEmpty {
+      try visitor.visitPackedInt64Field(value: self.lastEventTimeUnixMs, fieldNumber: 4)
+    }
+    if !self.lastSnapshotAsOfUnixMs.isEmpty {
+      try visitor.visitPackedInt64Field(value: self.lastSnapshotAsOfUnixMs, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -784,6 +820,8 @@ nonisolated extension Omnistock_Log_V1_CheckpointDirectory: SwiftProtobuf.Messag
     if lhs.locations != rhs.locations {return false}
     if lhs.groups != rhs.groups {return false}
     if lhs.lastUpdateUnixMs != rhs.lastUpdateUnixMs {return false}
+    if lhs.lastEventTimeUnixMs != rhs.lastEventTimeUnixMs {return false}
+    if lhs.lastSnapshotAsOfUnixMs != rhs.lastSnapshotAsOfUnixMs {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -906,7 +944,7 @@ nonisolated extension Omnistock_Log_V1_CheckpointDevices: SwiftProtobuf.Message,
 
 nonisolated extension Omnistock_Log_V1_CheckpointEngine: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".CheckpointEngine"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}exceptions\0\u{3}next_exception_id\0\u{3}events_total\0\u{3}duplicates_total\0\u{3}gaps_total\0\u{3}superseded_total\0\u{3}rejected_total\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}exceptions\0\u{3}next_exception_id\0\u{3}events_total\0\u{3}duplicates_total\0\u{3}gaps_total\0\u{3}superseded_total\0\u{3}rejected_total\0\u{1}negative\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -921,6 +959,7 @@ nonisolated extension Omnistock_Log_V1_CheckpointEngine: SwiftProtobuf.Message, 
       case 5: try { try decoder.decodeSingularUInt64Field(value: &self.gapsTotal) }()
       case 6: try { try decoder.decodeSingularUInt64Field(value: &self.supersededTotal) }()
       case 7: try { try decoder.decodeSingularUInt64Field(value: &self.rejectedTotal) }()
+      case 8: try { try decoder.decodeRepeatedMessageField(value: &self.negative) }()
       default: break
       }
     }
@@ -948,17 +987,66 @@ nonisolated extension Omnistock_Log_V1_CheckpointEngine: SwiftProtobuf.Message, 
     if self.rejectedTotal != 0 {
       try visitor.visitSingularUInt64Field(value: self.rejectedTotal, fieldNumber: 7)
     }
+    if !self.negative.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.negative, fieldNumber: 8)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Omnistock_Log_V1_CheckpointEngine, rhs: Omnistock_Log_V1_CheckpointEngine) -> Bool {
     if lhs.exceptions != rhs.exceptions {return false}
+    if lhs.negative != rhs.negative {return false}
     if lhs.nextExceptionID != rhs.nextExceptionID {return false}
     if lhs.eventsTotal != rhs.eventsTotal {return false}
     if lhs.duplicatesTotal != rhs.duplicatesTotal {return false}
     if lhs.gapsTotal != rhs.gapsTotal {return false}
     if lhs.supersededTotal != rhs.supersededTotal {return false}
     if lhs.rejectedTotal != rhs.rejectedTotal {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Omnistock_Log_V1_NegativePosition: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".NegativePosition"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}sku\0\u{3}location_id\0\u{3}detected_at_unix_ms\0\u{1}lsn\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.sku) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.locationID) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.detectedAtUnixMs) }()
+      case 4: try { try decoder.decodeSingularUInt64Field(value: &self.lsn) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.sku.isEmpty {
+      try visitor.visitSingularStringField(value: self.sku, fieldNumber: 1)
+    }
+    if !self.locationID.isEmpty {
+      try visitor.visitSingularStringField(value: self.locationID, fieldNumber: 2)
+    }
+    if self.detectedAtUnixMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.detectedAtUnixMs, fieldNumber: 3)
+    }
+    if self.lsn != 0 {
+      try visitor.visitSingularUInt64Field(value: self.lsn, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Omnistock_Log_V1_NegativePosition, rhs: Omnistock_Log_V1_NegativePosition) -> Bool {
+    if lhs.sku != rhs.sku {return false}
+    if lhs.locationID != rhs.locationID {return false}
+    if lhs.detectedAtUnixMs != rhs.detectedAtUnixMs {return false}
+    if lhs.lsn != rhs.lsn {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -12,7 +12,7 @@ import Darwin
 ///
 /// `GetAvailability`, `BatchGetAvailability` and `WhereAvailable` run inline on the connection's
 /// event loop (no task, no hop) unless `min_lsn` makes them wait for a write; the index reads take
-/// no lock. `WatchAvailability` answers `UNIMPLEMENTED` until it lands (issue 5).
+/// no lock. `WatchAvailability` streams changes (``AvailabilityWatch``).
 public struct AvailabilityService: Sendable {
   /// The most queries one `BatchGetAvailability` may carry.
   public static let maxBatchQueries = 10_000
@@ -22,11 +22,13 @@ public struct AvailabilityService: Sendable {
   let index: StockIndex
   let directory: LocationDirectory
   let waiters: AppliedLSNWaiters
+  let watches: WatchHub
 
-  public init(index: StockIndex, directory: LocationDirectory, waiters: AppliedLSNWaiters) {
+  public init(index: StockIndex, directory: LocationDirectory, waiters: AppliedLSNWaiters, watches: WatchHub) {
     self.index = index
     self.directory = directory
     self.waiters = waiters
+    self.watches = watches
   }
 
   /// Adds this service's methods to `router`.
@@ -49,8 +51,11 @@ public struct AvailabilityService: Sendable {
         try self.whereAvailable(request, nowUnixMs: WallClock.nowUnixMs())
       }
     }
-    router.unimplemented(
-      OmniStockMethods.Availability.watchAvailability, reason: "watching changes needs the inventory engine (issue 5)")
+    let watch = AvailabilityWatch(index: index, hub: watches, waiters: waiters)
+    router.serverStreaming(OmniStockMethods.Availability.watchAvailability) {
+      (request: Omnistock_V1_WatchAvailabilityRequest, responses, context) in
+      try await watch.run(request, responses: responses, context: context)
+    }
   }
 
   func getAvailability(_ request: Omnistock_V1_GetAvailabilityRequest, nowUnixMs: Int64) throws(GRPCStatus)
@@ -220,39 +225,12 @@ public struct AvailabilityService: Sendable {
       else {
         throw GRPCStatus(.notFound, "unknown group '\(groupID)'")
       }
-      return groupAnswer(sku: query.sku, groupID: groupID, group: group, reading: reading, excludeStale: excludeStale, nowUnixMs: nowUnixMs)
+      return PositionResponses.group(
+        sku: query.sku, groupID: groupID, group: group, reading: reading, index: index, excludeStale: excludeStale,
+        nowUnixMs: nowUnixMs)
     case nil:
       throw GRPCStatus(.invalidArgument, "query target is not set: give location_id or group_id")
     }
-  }
-
-  private func groupAnswer(
-    sku: String, groupID: String, group: UInt32, reading: GroupReading, excludeStale: Bool, nowUnixMs: Int64
-  ) -> Omnistock_V1_PositionAvailability {
-    var result = Omnistock_V1_PositionAvailability()
-    result.sku = sku
-    result.groupID = groupID
-    result.onHand = reading.totals.onHand
-    result.reserved = reading.totals.reserved
-    result.safetyStock = reading.totals.safetyStock
-    result.available = reading.totals.available
-    result.status = PositionResponses.status(reading.status)
-    result.lsn = reading.totals.lsn
-    result.lowStockThreshold = reading.lowStockThreshold
-    result.locationsWithStock = UInt32(clamping: reading.totals.locationsWithStock)
-    result.contributingLocations = UInt32(clamping: reading.contributingLocations)
-    result.stale = reading.anyStale
-    result.exists = reading.exists
-    let dropStale = excludeStale || !index.includesStale(group: group)
-    for member in index.members(ofGroup: group) ?? [] {
-      guard let settings = index.settings(ofLocation: member), let name = index.locations.string(for: member) else { continue }
-      let stale = index.isStale(location: member, nowUnixMs: nowUnixMs)
-      result.freshness.append(
-        PositionResponses.freshness(
-          index: index, location: member, locationID: name, included: settings.active && !(stale && dropStale),
-          nowUnixMs: nowUnixMs))
-    }
-    return result
   }
 
   /// Great-circle distance (haversine, mean Earth radius 6,371 km).

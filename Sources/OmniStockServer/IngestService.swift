@@ -33,11 +33,13 @@ public struct IngestService: Sendable {
       in
       // One batch at a time per stream: its ack is written once it is durable. Many terminals'
       // batches still share each fsync (group commit across streams).
-      for try await batch in batches {
-        let ack = try await withCheckedThrowingContinuation { continuation in
-          ingestion.apply(batch) { continuation.resume(with: $0) }
+      try await writer.eventStreams.tracking {
+        for try await batch in batches {
+          let ack = try await withCheckedThrowingContinuation { continuation in
+            ingestion.apply(batch) { continuation.resume(with: $0) }
+          }
+          try await acks.write(ack)
         }
-        try await acks.write(ack)
       }
     }
     router.clientStreaming(OmniStockMethods.Ingest.syncSnapshot) {

@@ -44,6 +44,8 @@ public final class OmniStockServer: Service, Sendable {
     /// A network file (JSON, see ``NetworkFile``) whose locations and groups are declared at start
     /// wherever they differ from the stored ones.
     public var locationsFile: String?
+    /// Tests only: injected log I/O failures.
+    public var logFaults: LogFaultInjector?
 
     public init(
       grpc: GRPCServer.Configuration = .init(), dataDirectory: String = "./omnistock-data", repairLog: Bool = false,
@@ -132,7 +134,8 @@ public final class OmniStockServer: Service, Sendable {
     let (log, recovery) = try WriteAheadLog.open(
       .init(
         directory: configuration.dataDirectory + "/wal", segmentBytes: configuration.logSegmentBytes,
-        maxPayloadBytes: min(16 << 20, configuration.logSegmentBytes / 2), repair: configuration.repairLog),
+        maxPayloadBytes: min(16 << 20, configuration.logSegmentBytes / 2), repair: configuration.repairLog,
+        faults: configuration.logFaults),
       afterLSN: (restored?.summary.replayFrom ?? 1) - 1, requiredThrough: stateLSN,
       onFailure: failureHandler
     ) { record in
@@ -171,7 +174,9 @@ public final class OmniStockServer: Service, Sendable {
     startedAtUnixMs: Int64
   ) -> RPCRouter {
     var router = RPCRouter()
-    AvailabilityService(index: writer.index, directory: directory, waiters: writer.appliedWaiters).register(into: &router)
+    AvailabilityService(
+      index: writer.index, directory: directory, waiters: writer.appliedWaiters, watches: writer.watches
+    ).register(into: &router)
     IngestService(writer: writer, directory: directory).register(into: &router)
     AdminService(writer: writer, directory: directory, checkpointer: checkpointer, startedAtUnixMs: startedAtUnixMs)
       .register(into: &router)
@@ -230,6 +235,7 @@ public final class OmniStockServer: Service, Sendable {
     logger.info("graceful shutdown: draining connections")
     health.setAll(.notServing)
     health.finishWatchers()
+    writer.watches.finishAll()
     grpcServer.beginGracefulShutdown()
   }
 }

@@ -29,6 +29,7 @@ struct OperationsReports: Sendable {
         guard let location = directory.location(id) else { throw GRPCStatus(.notFound, "unknown location '\(id)'") }
         locations.append(location)
       }
+      locations.sort { $0.locationID < $1.locationID }
     }
     let ids = locations.map { index.locations.id(of: $0.locationID) }
     let activity: [LocationActivity?] = writer.read { state in ids.map { $0.flatMap { state.activity[$0] } } }
@@ -132,10 +133,13 @@ struct OperationsReports: Sendable {
     response.locations = UInt32(directory.allLocations().count)
     response.groups = UInt32(directory.allGroups().count)
     let (devices, counters, perSecond, recorded, negative) = writer.read { state in
-      (state.devices.count, state.counters, state.events.total(atUnixMs: now), state.exceptions.entries.count, state.negative.count)
+      (
+        state.devices.count, state.counters, state.events.total(atUnixMs: now, seconds: 10), state.exceptions.entries.count,
+        state.negative.count
+      )
     }
     response.devices = UInt64(devices)
-    response.eventsPerSecond = Double(perSecond) / 60
+    response.eventsPerSecond = Double(perSecond) / 10
     response.eventsTotal = counters.events + counters.duplicates + counters.superseded + counters.rejected
     response.duplicatesTotal = counters.duplicates
     response.gapsTotal = counters.gaps
@@ -154,6 +158,8 @@ struct OperationsReports: Sendable {
       location.active && index.locations.id(of: location.locationID).map { index.isStale(location: $0, nowUnixMs: now) } == true
     }.count
     response.exceptions = UInt64(recorded + negative + stale)
+    response.watchers = UInt32(clamping: writer.watches.count)
+    response.eventStreams = UInt32(clamping: writer.eventStreams.count)
     return response
   }
 }

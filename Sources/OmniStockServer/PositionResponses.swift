@@ -54,4 +54,34 @@ enum PositionResponses {
     ]
     return result
   }
+
+  static func group(
+    sku: String, groupID: String, group: UInt32, reading: GroupReading, index: StockIndex, excludeStale: Bool,
+    nowUnixMs: Int64
+  ) -> Omnistock_V1_PositionAvailability {
+    var result = Omnistock_V1_PositionAvailability()
+    result.sku = sku
+    result.groupID = groupID
+    result.onHand = reading.totals.onHand
+    result.reserved = reading.totals.reserved
+    result.safetyStock = reading.totals.safetyStock
+    result.available = reading.totals.available
+    result.status = status(reading.status)
+    result.lsn = reading.totals.lsn
+    result.lowStockThreshold = reading.lowStockThreshold
+    result.locationsWithStock = UInt32(clamping: reading.totals.locationsWithStock)
+    result.contributingLocations = UInt32(clamping: reading.contributingLocations)
+    result.stale = reading.anyStale
+    result.exists = reading.exists
+    let dropStale = excludeStale || !index.includesStale(group: group)
+    for member in index.members(ofGroup: group) ?? [] {
+      guard let settings = index.settings(ofLocation: member), let name = index.locations.string(for: member) else { continue }
+      let stale = index.isStale(location: member, nowUnixMs: nowUnixMs)
+      result.freshness.append(
+        freshness(
+          index: index, location: member, locationID: name, included: settings.active && !(stale && dropStale),
+          nowUnixMs: nowUnixMs))
+    }
+    return result
+  }
 }

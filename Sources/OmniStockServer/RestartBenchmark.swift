@@ -34,6 +34,21 @@ public struct RestartBenchmark: Sendable {
     self.progress = progress
   }
 
+  /// Opens (recovers) and closes the server on `directory`; returns the seconds the open took.
+  public static func timeRestart(directory: String) async throws -> Double {
+    var logger = Logger(label: "omnistock.bench-restart")
+    logger.logLevel = .warning
+    let start = ContinuousClock.now
+    let server = try OmniStockServer(
+      configuration: .init(
+        grpc: .init(host: "127.0.0.1", port: 0, threads: 1), dataDirectory: directory, checkpointIntervalSeconds: 0,
+        checkpointLogBytes: 0),
+      logger: logger)
+    let elapsed = ContinuousClock.now - start
+    try await server.close()
+    return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+  }
+
   /// Runs every step; throws if a restart does not give back the state before it.
   public func run() async throws -> [Step] {
     var steps: [Step] = []

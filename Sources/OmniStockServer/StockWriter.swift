@@ -31,6 +31,10 @@ public final class StockWriter: Sendable {
   public let log: WriteAheadLog
   /// Reads waiting for an LSN to be applied (`ReadOptions.min_lsn`).
   public let appliedWaiters = AppliedLSNWaiters()
+  /// Open watches, told about every position a write changed.
+  public let watches = WatchHub()
+  /// Open `StreamEvents` streams.
+  public let eventStreams = StreamGauge()
   private let order: Mutex<EngineState>
 
   public init(index: StockIndex, log: WriteAheadLog, state: EngineState = EngineState()) {
@@ -49,7 +53,10 @@ public final class StockWriter: Sendable {
     let joined = DurableCompletion<Value> { result in
       completion(result.mapError { GRPCStatus(.unavailable, "the write-ahead log failed (\($0)); the server is stopping") })
     }
+    var changed: [PositionKey] = []
     let outcome: WriteOutcome<Value> = order.withLock { state in
+      state.collectsChanges = watches.isActive
+      defer { swap(&changed, &state.changed) }
       do throws(GRPCStatus) {
         switch try plan(&state) {
         case .append(let type, let payloads, let apply):
@@ -66,7 +73,9 @@ public final class StockWriter: Sendable {
     }
     switch outcome {
     case .applied(let value):
-      appliedWaiters.applied(index.lsn)
+      let lsn = index.lsn
+      watches.publish(changed, lsn: lsn)
+      appliedWaiters.applied(lsn)
       joined.applied(value)
     case .waitFor(let lsn, let value):
       joined.applied(value)

@@ -28,8 +28,14 @@ public final class WriteAheadLog: @unchecked Sendable {
     public var maxPayloadBytes: Int
     /// Cut the log at corruption instead of refusing to start (keeps a copy of what is cut).
     public var repair: Bool
+    /// Tests only: injected I/O failures.
+    public var faults: LogFaultInjector?
 
-    public init(directory: String, segmentBytes: Int = 64 << 20, maxPayloadBytes: Int = 16 << 20, repair: Bool = false) {
+    public init(
+      directory: String, segmentBytes: Int = 64 << 20, maxPayloadBytes: Int = 16 << 20, repair: Bool = false,
+      faults: LogFaultInjector? = nil
+    ) {
+      self.faults = faults
       precondition(maxPayloadBytes + RecordFraming.headerBytes + 8 <= segmentBytes - RecordFraming.segmentHeaderBytes)
       self.directory = directory
       self.segmentBytes = segmentBytes
@@ -345,9 +351,11 @@ public final class WriteAheadLog: @unchecked Sendable {
 
   private func flushGroup(_ buffer: inout [UInt8], from start: Int) throws {
     guard buffer.count > start else { return }
+    try configuration.faults?.check(.write, path: writer.path)
     try buffer.withUnsafeBytes { bytes in
       try FileIO.writeAll(writer.descriptor, UnsafeRawBufferPointer(rebasing: bytes[start...]), at: writer.offset, path: writer.path)
     }
+    try configuration.faults?.check(.sync, path: writer.path)
     try FileIO.dataSync(writer.descriptor, path: writer.path)
     writer.offset += buffer.count - start
     condition.lock()

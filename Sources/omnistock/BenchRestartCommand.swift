@@ -26,9 +26,20 @@ struct BenchRestartCommand: AsyncParsableCommand {
   @Option(help: "Locations the positions are spread over.")
   var locations: Int = 100
 
+  @Flag(help: "Keep the data directory afterwards (its path is printed), e.g. to profile --reopen on it.")
+  var keep = false
+
+  @Option(help: "Only time one restart of an existing data directory (e.g. one kept with --keep), for profiling.")
+  var reopen: String?
+
   func run() async throws {
+    if let reopen {
+      let seconds = try await RestartBenchmark.timeRestart(directory: reopen)
+      print("restart of \(reopen): \(String(format: "%.2f", seconds)) s")
+      return
+    }
     let root = (directory as NSString).appendingPathComponent("omnistock-bench-restart-\(UUID().uuidString)")
-    defer { try? FileManager.default.removeItem(atPath: root) }
+    defer { if !keep { try? FileManager.default.removeItem(atPath: root) } }
     FileHandle.standardError.write("building \(positions) positions and \(records) records in \(root)\n".data(using: .utf8)!)
     let benchmark = RestartBenchmark(
       directory: root, positions: positions, records: records, locations: locations,

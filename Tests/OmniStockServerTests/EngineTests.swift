@@ -1,4 +1,7 @@
 import Foundation
+import GRPCNGHTTP2
+import Synchronization
+import WriteAheadLog
 import OmniStockAPI
 @testable import OmniStockServer
 import StockIndex
@@ -80,7 +83,7 @@ struct EngineTests {
     try await engine.destroy()
   }
 
-  @Test("malformed, unknown-location and inactive-location events are REJECTED with a code; the rest applies")
+  @Test("malformed and unknown-location events are REJECTED with a code; the rest applies; an inactive location accepts")
   func rejections() async throws {
     let engine = try await Self.engine()
     var inactive = Fixtures.location("store-closed")
@@ -90,17 +93,19 @@ struct EngineTests {
     let events = [
       Fixtures.event(seq: 1, sku: sku, type: .sale, quantity: 0),
       Fixtures.event(seq: 2, location: "store-404", sku: sku, type: .sale, quantity: 1),
-      Fixtures.event(seq: 3, location: "store-closed", sku: sku, type: .sale, quantity: 1),
+      Fixtures.event(seq: 3, location: "store-closed", sku: sku, type: .receipt, quantity: 2),
       Fixtures.event(seq: 4, sku: sku, type: .receipt, quantity: 5),
     ]
     let ack = try await engine.send(events)
-    #expect(ack.rejected == 3 && ack.applied == 1)
-    #expect(ack.outcomes.map(\.code) == [3, 5, 9, 0])
-    // Rejected events do not advance the high-water mark: the accepted one reports them as a gap.
-    #expect(ack.outcomes.last?.kind == .gap && ack.outcomes.last?.gapFrom == 1 && ack.outcomes.last?.gapTo == 3)
+    #expect(ack.rejected == 2 && ack.applied == 2)
+    #expect(ack.outcomes.map(\.code) == [3, 5, 0])
     #expect(ack.outcomes[1].reason.contains("store-404"))
+    // Rejected events do not advance the high-water mark: the next accepted one reports them as a gap.
+    #expect(ack.outcomes.last?.kind == .gap && ack.outcomes.last?.gapFrom == 1 && ack.outcomes.last?.gapTo == 2)
     #expect(ack.highWater.first?.deviceSeq == 4)
     #expect(engine.onHand(sku, at: "store-1") == 5)
+    #expect(engine.onHand(sku, at: "store-closed") == 2, "an inactive location keeps its stock current")
+    #expect(engine.index.position(sku: sku, location: "store-closed", nowUnixMs: 0)?.available == 0)
     #expect(engine.index.position(sku: sku, location: "store-404", nowUnixMs: 0) == nil)
     try await engine.destroy()
   }
@@ -129,6 +134,28 @@ struct EngineTests {
     _ = try await engine.send([Fixtures.event(seq: 3, sku: sku, type: .receipt, quantity: 5, time: Self.t0 + 3)])
     #expect(engine.state().negative.isEmpty)
     try await engine.destroy()
+  }
+
+  @Test("fail-stop: after a log I/O error every write is UNAVAILABLE, the failure is reported once, acked data survives")
+  func failStop() async throws {
+    let faults = LogFaultInjector()
+    let failures = Mutex(0)
+    let engine = try InProcessEngine(faults: faults, onLogFailure: { _ in failures.withLock { $0 += 1 } })
+    try await engine.declare(Fixtures.location("store-1"))
+    let sku = Fixtures.uniqueSKU()
+    _ = try await engine.send([Fixtures.event(seq: 1, sku: sku, type: .receipt, quantity: 5)])
+    faults.fail(.sync)
+    for seq in 2...3 {
+      await #expect(throws: GRPCStatus.self) {
+        _ = try await engine.send([Fixtures.event(seq: UInt64(seq), sku: sku, type: .sale, quantity: 1)])
+      }
+    }
+    #expect(failures.withLock { $0 } == 1)
+    try await engine.close()
+    let restarted = try InProcessEngine(directory: engine.directory)
+    #expect(restarted.onHand(sku, at: "store-1") ?? 0 >= 4, "the acknowledged receipt is there; the failed sale may be")
+    #expect(restarted.writer.read { $0.devices["pos-1"] } ?? 0 >= 1)
+    try await restarted.destroy()
   }
 
   @Test("a restart rebuilds exactly the same state from the log: positions, high-water marks, exceptions")

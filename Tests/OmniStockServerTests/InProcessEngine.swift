@@ -13,19 +13,18 @@ final class InProcessEngine: Sendable {
   let segmentBytes: Int
   let server: OmniStockServer
 
-  init(directory: String? = nil, segmentBytes: Int = 1 << 20) throws {
+  init(
+    directory: String? = nil, segmentBytes: Int = 1 << 20, faults: LogFaultInjector? = nil,
+    onLogFailure: @escaping @Sendable (LogFailure) -> Void = { _ in }
+  ) throws {
     self.directory =
       directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("omnistock-engine-\(UUID().uuidString)").path
     self.segmentBytes = segmentBytes
-    server = try Self.open(self.directory, segmentBytes: segmentBytes)
-  }
-
-  private static func open(_ directory: String, segmentBytes: Int) throws -> OmniStockServer {
-    try OmniStockServer(
-      configuration: .init(
-        grpc: .init(host: "127.0.0.1", port: 0, threads: 1), dataDirectory: directory, logSegmentBytes: segmentBytes,
-        checkpointIntervalSeconds: 0, checkpointLogBytes: 0),
-      onLogFailure: { _ in })
+    var configuration = OmniStockServer.Configuration(
+      grpc: .init(host: "127.0.0.1", port: 0, threads: 1), dataDirectory: self.directory, logSegmentBytes: segmentBytes,
+      checkpointIntervalSeconds: 0, checkpointLogBytes: 0)
+    configuration.logFaults = faults
+    server = try OmniStockServer(configuration: configuration, onLogFailure: onLogFailure)
   }
 
   /// Closes the server (log synced) and opens a new one on the same directory: a clean restart.

@@ -5,8 +5,12 @@
   before the test modules are collected, so they can ``import omnistock.v1``.
   Health uses ``grpc_health.v1`` from grpcio-health-checking (a generated
   ``grpc`` package would clash with grpcio).
-* ``server``: one real ``omnistock serve`` process for the session.
-* ``server_factory``: starts dedicated servers (e.g. for the shutdown test).
+* ``server``: one real ``omnistock serve`` process for the session, with
+  ``channel`` and the stubs ``admin``, ``ingest``, ``avail``, ``health`` on it;
+  ``loc`` (a fresh declared location per test) and ``probe_location``.
+* ``server_factory``: starts dedicated servers (e.g. for the shutdown test, for
+  exact counters, or to restart on the same data directory:
+  ``server_factory(extra_args, data_dir=srv.data_dir)`` after ``srv.stop()``).
 
 Environment: ``OMNISTOCK_BIN`` overrides the binary (default
 ``<repo>/.build/debug/omnistock``). Only 127.0.0.1 is ever used.
@@ -235,6 +239,11 @@ class ServerProcess:
                 f"omnistock exited with code {rc} after SIGTERM (expected 0)\n"
                 f"stderr:\n{self.stderr_tail()}", pytrace=False)
 
+    def kill9(self):
+        """SIGKILL (a crash): no drain, no final sync; the fixture does not check its exit."""
+        self._stopped = True
+        self._kill()
+
     def ensure_dead(self):
         """Last-resort cleanup: never leave a process behind."""
         self._kill()
@@ -247,9 +256,9 @@ def server_factory(tmp_path_factory):
     binary = server_binary()
     started: list[ServerProcess] = []
 
-    def start(extra_args=()) -> ServerProcess:
+    def start(extra_args=(), data_dir: str | None = None) -> ServerProcess:
         base = tmp_path_factory.mktemp("omnistock")
-        srv = ServerProcess(binary, str(base / "data"), str(base / "server.log"), extra_args)
+        srv = ServerProcess(binary, data_dir or str(base / "data"), str(base / "server.log"), extra_args)
         started.append(srv)
         return srv.start()
 
@@ -282,3 +291,46 @@ def channel(server):
         yield ch
     finally:
         ch.close()
+
+
+# Stubs on the shared server's channel. Generated modules are imported lazily: they exist only
+# after pytest_configure.
+
+
+@pytest.fixture(scope="session")
+def avail(channel):
+    from omnistock.v1 import availability_pb2_grpc
+    return availability_pb2_grpc.AvailabilityStub(channel)
+
+
+@pytest.fixture(scope="session")
+def ingest(channel):
+    from omnistock.v1 import ingest_pb2_grpc
+    return ingest_pb2_grpc.IngestStub(channel)
+
+
+@pytest.fixture(scope="session")
+def health(channel):
+    from grpc_health.v1 import health_pb2_grpc
+    return health_pb2_grpc.HealthStub(channel)
+
+
+@pytest.fixture(scope="session")
+def admin(channel):
+    from omnistock.v1 import admin_pb2_grpc
+    return admin_pb2_grpc.AdminStub(channel)
+
+
+@pytest.fixture
+def loc(admin):
+    """A freshly declared location (default settings) unique to the test."""
+    from omnistock_helpers import declare_location, uid
+    return declare_location(admin, uid("loc"))
+
+
+@pytest.fixture(scope="session")
+def probe_location(admin):
+    """A declared location used only to read never-written SKUs, to show the
+    server still answers after an error, a cancel or a deadline."""
+    from omnistock_helpers import declare_location, uid
+    return declare_location(admin, uid("probe"))

@@ -36,6 +36,7 @@ enum CheckpointRestore {
         "checkpoint \(checkpoint.path) was taken with \(header.shardCount) index shards; this server has \(index.shardCount)")
     }
 
+    var state = EngineState()
     var skuIDs: [UInt32] = []
     var locationIDs: [UInt32] = []
     for section in sections(.strings) {
@@ -61,9 +62,17 @@ enum CheckpointRestore {
       for (location, lastUpdate) in zip(saved.locations, saved.lastUpdateUnixMs) where lastUpdate > 0 {
         if let id = index.locations.id(of: location.locationID) { index.touch(location: id, nowUnixMs: lastUpdate) }
       }
+      for (offset, location) in saved.locations.enumerated() {
+        guard let id = index.locations.id(of: location.locationID) else { continue }
+        if offset < saved.lastEventTimeUnixMs.count, saved.lastEventTimeUnixMs[offset] > 0 {
+          state.activity[id, default: LocationActivity()].noteEventTime(saved.lastEventTimeUnixMs[offset])
+        }
+        if offset < saved.lastSnapshotAsOfUnixMs.count, saved.lastSnapshotAsOfUnixMs[offset] > 0 {
+          state.activity[id, default: LocationActivity()].noteSnapshot(asOf: saved.lastSnapshotAsOfUnixMs[offset])
+        }
+      }
     }
 
-    var state = EngineState()
     for section in sections(.devices) {
       let devices = try message(Omnistock_Log_V1_CheckpointDevices.self, section)
       for (device, highWater) in zip(devices.deviceIds, devices.highWater) { state.devices[device] = highWater }
@@ -74,6 +83,13 @@ enum CheckpointRestore {
       state.counters = EngineState.Counters(
         events: engine.eventsTotal, duplicates: engine.duplicatesTotal, gaps: engine.gapsTotal,
         superseded: engine.supersededTotal, rejected: engine.rejectedTotal)
+      for negative in engine.negative {
+        guard let sku = index.skus.id(of: negative.sku), let location = index.locations.id(of: negative.locationID) else {
+          continue
+        }
+        state.negative[PositionKey(sku: sku, location: location)] = EngineState.NegativeSince(
+          detectedAtUnixMs: negative.detectedAtUnixMs, lsn: negative.lsn)
+      }
     }
 
     var floors = [UInt64](repeating: header.stateLsn, count: index.shardCount)
@@ -103,10 +119,6 @@ enum CheckpointRestore {
         let location = locationIDs[Int(saved.locations[row])]
         guard index.restore(sku: sku, location: location, state: position) else {
           throw LogFailure("the index has no room for the checkpoint's positions")
-        }
-        if position.onHand < 0 {
-          state.negative[PositionKey(sku: sku, location: location)] = EngineState.NegativeSince(
-            detectedAtUnixMs: Int64(position.updatedAtUnixSeconds) * 1000, lsn: position.lsn)
         }
         positions += 1
       }

@@ -95,9 +95,10 @@ public final class Checkpointer: Sendable {
     var directorySection = Omnistock_Log_V1_CheckpointDirectory()
     directorySection.locations = locations
     directorySection.groups = groups
-    directorySection.lastUpdateUnixMs = locations.map { location in
-      index.locations.id(of: location.locationID).map { index.lastUpdateUnixMs(location: $0) } ?? 0
-    }
+    let ids = locations.map { index.locations.id(of: $0.locationID) }
+    directorySection.lastUpdateUnixMs = ids.map { id in id.map { index.lastUpdateUnixMs(location: $0) } ?? 0 }
+    directorySection.lastEventTimeUnixMs = ids.map { id in id.flatMap { state.activity[$0]?.lastEventTimeUnixMs } ?? 0 }
+    directorySection.lastSnapshotAsOfUnixMs = ids.map { id in id.flatMap { state.activity[$0]?.lastSnapshotAsOfUnixMs } ?? 0 }
     try file.append(type: CheckpointSection.directory.rawValue, payload: ProtobufCoding.encode(directorySection))
     var devices = Omnistock_Log_V1_CheckpointDevices()
     for (device, highWater) in state.devices {
@@ -119,12 +120,19 @@ public final class Checkpointer: Sendable {
     engine.gapsTotal = state.counters.gaps
     engine.supersededTotal = state.counters.superseded
     engine.rejectedTotal = state.counters.rejected
+    engine.negative = state.negative.map { key, since in
+      var negative = Omnistock_Log_V1_NegativePosition()
+      negative.sku = index.skus.string(for: key.sku) ?? ""
+      negative.locationID = index.locations.string(for: key.location) ?? ""
+      negative.detectedAtUnixMs = since.detectedAtUnixMs
+      negative.lsn = since.lsn
+      return negative
+    }
     try file.append(type: CheckpointSection.engine.rawValue, payload: ProtobufCoding.encode(engine))
-    let bytes = UInt64(file.bytes)
-
     try Self.waitUntilDurable(stateLSN, log: writer.log)
     let replayFrom = (floors.min() ?? stateLSN) + 1
     let retained = try file.commit(lsn: stateLSN, replayFrom: replayFrom)
+    let bytes = UInt64(file.bytes)
     var removed = 0
     if retained.count == CheckpointWriter.retained, let oldest = retained.map(\.replayFrom).min() {
       removed = try writer.log.removeSegments(below: oldest).count

@@ -35,6 +35,10 @@ public struct EngineState: Sendable {
   public var activity: [UInt32: LocationActivity] = [:]
   /// Events of all locations per second, last minute.
   public var events = RateWindow()
+  /// While watches are open: the positions changed by the write being applied (the writer hands
+  /// them to the watches afterwards and empties this).
+  var changed: [PositionKey] = []
+  var collectsChanges = false
 
   public init() {}
 
@@ -42,6 +46,7 @@ public struct EngineState: Sendable {
   /// recovery: it is a function of the positions).
   mutating func track(_ outcome: StockUpdateOutcome, position: PositionKey, lsn: UInt64, nowUnixMs: Int64) {
     guard case .applied(let before, let after) = outcome else { return }
+    if collectsChanges { changed.append(position) }
     if after.onHand < 0 {
       if before.onHand >= 0 || negative[position] == nil {
         negative[position] = NegativeSince(detectedAtUnixMs: nowUnixMs, lsn: lsn)
@@ -90,9 +95,12 @@ public struct EngineState: Sendable {
     exceptions.record(exception)
   }
 
-  /// Notes events at a location for the freshness report.
-  mutating func noteActivity(location: UInt32, device: String, count: Int, atUnixMs unixMs: Int64) {
-    activity[location, default: LocationActivity()].note(device: device, count: count, atUnixMs: unixMs)
-    events.add(count, atUnixMs: unixMs)
+  /// Notes an event received (whatever its outcome) for the event rates; `location` is `nil`
+  /// when the event names no declared location.
+  mutating func noteReceived(location: UInt32?, device: String, atUnixMs unixMs: Int64) {
+    if let location {
+      activity[location, default: LocationActivity()].note(device: device, count: 1, atUnixMs: unixMs)
+    }
+    events.add(1, atUnixMs: unixMs)
   }
 }

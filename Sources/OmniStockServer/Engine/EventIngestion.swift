@@ -5,9 +5,10 @@ import StockIndex
 /// Turns one `EventBatch` into a durable write and its `EventAck` (SPEC section 3, the contract in
 /// `ingest.proto`).
 ///
-/// Under the write order each event is classified: malformed, unknown or inactive location
+/// Under the write order each event is classified: malformed or for an unknown location
 /// (`REJECTED` with a reason and a code), at or below its device's high-water mark (`DUPLICATE`),
-/// or new. The new ones are logged as one `EventsRecord` and applied by ``EventRecords`` (which
+/// or new. (An inactive location accepts events: its stock stays current while it sells nothing.)
+/// Every received event counts toward the location's and the server's event rates. The new ones are logged as one `EventsRecord` and applied by ``EventRecords`` (which
 /// decides `GAP` and `SUPERSEDED`, identically on replay). The ack is sent once the record is
 /// durable; a batch with nothing new is acknowledged once everything logged before it is durable,
 /// so a `DUPLICATE` is never acknowledged ahead of its original.
@@ -46,6 +47,7 @@ struct EventIngestion: Sendable {
       var seen: Set<String> = []
       for (position, event) in batch.events.enumerated() {
         if seen.insert(event.deviceID).inserted { devices.append(event.deviceID) }
+        state.noteReceived(location: index.locations.id(of: event.locationID), device: event.deviceID, atUnixMs: now)
         if let (code, reason) = Self.rejection(of: event, directory: directory) {
           ack.outcomes.append(Self.outcome(position, .rejected, code: code, reason))
           ack.rejected += 1
@@ -118,14 +120,11 @@ struct EventIngestion: Sendable {
   /// Why `event` is rejected, as a status code and a sentence; `nil` if it is acceptable.
   static func rejection(of event: Omnistock_V1_StockEvent, directory: LocationDirectory) -> (GRPCStatusCode, String)? {
     if let problem = EventValidation.problem(with: event) { return (.invalidArgument, problem) }
-    guard let location = directory.location(event.locationID) else {
+    guard directory.location(event.locationID) != nil else {
       return (
         .notFound,
         "location '\(event.locationID)' is not declared: declare it with Admin.UpsertLocation or the server's --locations file"
       )
-    }
-    guard location.active else {
-      return (.failedPrecondition, "location '\(event.locationID)' is inactive: reactivate it with Admin.UpsertLocation")
     }
     return nil
   }

@@ -40,8 +40,7 @@ enum EventRecords {
             device: event.deviceID, location: event.locationID, from: gap.lowerBound, to: gap.upperBound, lsn: lsn,
             nowUnixMs: now)
         }
-        state.noteActivity(location: location, device: event.deviceID, count: 1, atUnixMs: now)
-        state.activity[location]?.noteEventTime(event.eventTimeUnixMs)
+        state.activity[location, default: LocationActivity()].noteEventTime(event.eventTimeUnixMs)
       }
       let outcome = index.apply(
         StockUpdate(sku: sku, location: location, change: EventValidation.change(for: event), sourceTimeUnixMs: event.eventTimeUnixMs),

@@ -1,6 +1,6 @@
-/// What a location's devices did recently, for the freshness report: events in the last minute
-/// and the devices seen in the last hour. Rebuilt from the log's recent records at start (not
-/// checkpointed: it is about the last hour only).
+/// What a location's devices did recently, for the freshness report: events received in the last
+/// minute and the devices seen in the last hour (counted live, since the server started), and the
+/// times of the last event and snapshot applied there (kept across restarts).
 public struct LocationActivity: Sendable {
   /// Devices not seen for this long are forgotten.
   static let deviceHorizonMs: Int64 = 3_600_000

@@ -12,14 +12,14 @@ public struct RateWindow: Sendable {
     buckets[Int(lastSecond % 60)] &+= UInt32(clamping: count)
   }
 
-  /// Events in the 60 seconds up to `unixMs`.
-  public func total(atUnixMs unixMs: Int64) -> UInt64 {
+  /// Events in the `seconds` seconds (1...60) up to `unixMs`.
+  public func total(atUnixMs unixMs: Int64, seconds: Int = 60) -> UInt64 {
     let second = unixMs / 1000
     let age = second - lastSecond
-    guard age < 60 else { return 0 }
+    guard age < Int64(seconds) else { return 0 }
     var sum: UInt64 = 0
-    // Buckets older than a minute at `second` are the `age` oldest ones.
-    for offset in 0..<(60 - max(0, Int(age))) {
+    // The buckets within the window at `second` are the newest `seconds - age` ones.
+    for offset in 0..<(min(60, seconds) - max(0, Int(age))) {
       sum += UInt64(buckets[Int((lastSecond - Int64(offset)) % 60 + 60) % 60])
     }
     return sum
