@@ -12,23 +12,5 @@ bin="$(swift build -c release --scratch-path .build-release --show-bin-path)/omn
 mkdir -p .build-bench-log
 table=$("$bin" bench-log --seconds "${SECONDS_PER:-3}" --directory .build-bench-log)
 echo "$table"
-python3 - "$table" <<'PY'
-import sys, datetime, os, platform, subprocess
-table = sys.argv[1]
-cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
-section = f"""<!-- bench-log:begin -->
-## Write-ahead log (`tools/bench-log.sh`)
-
-Recorded {datetime.datetime.utcnow():%Y-%m-%d %H:%M} UTC with `tools/bench-log.sh` (release build; {os.cpu_count()} cores, {cpu}; files on the project's disk). Every log append waits until its record is on disk (`fdatasync` returned); the raw loop is the disk's floor for any durable write, measured in the same run.
-
-{table}
-<!-- bench-log:end -->"""
-path = "BENCHMARKS.md"
-text = open(path).read() if os.path.exists(path) else "# OmniStock benchmarks\n"
-begin, end = "<!-- bench-log:begin -->", "<!-- bench-log:end -->"
-if begin in text and end in text:
-    text = text[: text.index(begin)] + section + text[text.index(end) + len(end):]
-else:
-    text = text.rstrip("\n") + "\n\n" + section + "\n"
-open(path, "w").write(text)
-PY
+echo "$table" | python3 tools/benchmark-section.py bench-log "Write-ahead log (\`tools/bench-log.sh\`)" \
+  "Release build; files on the project's disk. Every log append waits until its record is on disk (\`fdatasync\` returned); the raw loop is the disk's floor for any durable write, measured in the same run."

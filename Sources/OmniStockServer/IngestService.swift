@@ -8,6 +8,9 @@ import StockIndex
 /// once durable); snapshots through ``SnapshotAssembler`` (nothing applies until the stream
 /// completes, then all of it in one record).
 public struct IngestService: Sendable {
+  /// Batches one event stream may have in flight (read, not yet acknowledged).
+  public static let streamWindow = 64
+
   let writer: StockWriter
   let directory: LocationDirectory
 
@@ -31,14 +34,26 @@ public struct IngestService: Sendable {
     router.bidirectionalStreaming(OmniStockMethods.Ingest.streamEvents) {
       (batches: ProtobufRequestStream<Omnistock_V1_EventBatch>, acks: ProtobufResponseWriter<Omnistock_V1_EventAck>, _)
       in
-      // One batch at a time per stream: its ack is written once it is durable. Many terminals'
-      // batches still share each fsync (group commit across streams).
+      // Up to `streamWindow` batches in flight per stream, acked in order once durable; they
+      // share fsyncs with each other and with every other stream (group commit).
       try await writer.eventStreams.tracking {
-        for try await batch in batches {
-          let ack = try await withCheckedThrowingContinuation { continuation in
-            ingestion.apply(batch) { continuation.resume(with: $0) }
+        let ordered = OrderedAcks<Omnistock_V1_EventAck>(window: Self.streamWindow)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+          group.addTask {
+            defer { ordered.abandon() }
+            for await result in ordered.results {
+              try await acks.write(try result.get())
+              ordered.released()
+            }
           }
-          try await acks.write(ack)
+          group.addTask {
+            for try await batch in batches {
+              guard let number = await ordered.reserve() else { return }
+              ingestion.apply(batch) { ordered.complete(number, $0) }
+            }
+            ordered.finish()
+          }
+          try await group.waitForAll()
         }
       }
     }

@@ -50,7 +50,7 @@ public final class OmniStockServer: Service, Sendable {
     public init(
       grpc: GRPCServer.Configuration = .init(), dataDirectory: String = "./omnistock-data", repairLog: Bool = false,
       logSegmentBytes: Int = 64 << 20, expectedSlots: Int = 0, checkpointIntervalSeconds: Int = 300,
-      checkpointLogBytes: Int = 256 << 20, locationsFile: String? = nil
+      checkpointLogBytes: Int = 128 << 20, locationsFile: String? = nil
     ) {
       self.expectedSlots = expectedSlots
       self.checkpointIntervalSeconds = checkpointIntervalSeconds

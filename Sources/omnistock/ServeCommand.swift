@@ -78,7 +78,7 @@ struct ServeCommand: AsyncParsableCommand {
   @Option(
     name: .customLong("checkpoint-log-bytes"),
     help: "Take a checkpoint whenever the log grew by this many bytes; 0 never by size (env OMNISTOCK_CHECKPOINT_LOG_BYTES).")
-  var checkpointLogBytes: Int = Environment.int("OMNISTOCK_CHECKPOINT_LOG_BYTES") ?? 256 * 1024 * 1024
+  var checkpointLogBytes: Int = Environment.int("OMNISTOCK_CHECKPOINT_LOG_BYTES") ?? 128 * 1024 * 1024
 
   @Flag(
     name: .customLong("repair-log"),

@@ -26,14 +26,17 @@ enum EventRecords {
     var results: [Result] = []
     results.reserveCapacity(record.events.count)
     for event in record.events {
-      let prior = state.devices[event.deviceID] ?? 0
-      let gap = event.deviceSeq > prior &+ 1 ? (prior + 1)...(event.deviceSeq - 1) : nil
       guard let location = index.locations.id(of: event.locationID), let sku = index.skus.intern(event.sku) else {
         results.append(.noRoom)
         continue
       }
+      var prior: UInt64 = 0
       if recordsEngineState {
-        state.devices[event.deviceID] = max(prior, event.deviceSeq)
+        // One hash of the device id: read and raise the mark in place.
+        state.devices[event.deviceID, default: 0].raise(to: event.deviceSeq, previous: &prior)
+      }
+      let gap = event.deviceSeq > prior &+ 1 ? (prior + 1)...(event.deviceSeq - 1) : nil
+      if recordsEngineState {
         if let gap {
           state.counters.gaps += 1
           state.recordGap(
@@ -68,5 +71,13 @@ enum EventRecords {
       }
     }
     return results
+  }
+}
+
+extension UInt64 {
+  /// Raises a high-water mark to `value` (never lowers it), reporting the mark before.
+  fileprivate mutating func raise(to value: UInt64, previous: inout UInt64) {
+    previous = self
+    self = Swift.max(self, value)
   }
 }
