@@ -218,6 +218,28 @@ public nonisolated struct Omnistock_Log_V1_EventsRecord: Sendable {
 
   public var events: [Omnistock_V1_StockEvent] = []
 
+  /// COUNTs that arrived after deltas which happened after them: the sum of those deltas, decided
+  /// when the record was written, is added to the counted quantity (a late count never erases a
+  /// later movement).
+  public var corrections: [Omnistock_Log_V1_CountCorrection] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// What a COUNT of an EventsRecord adds to its counted quantity.
+public nonisolated struct Omnistock_Log_V1_CountCorrection: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Index of the COUNT in EventsRecord.events.
+  public var event: UInt32 = 0
+
+  /// Sum of the deltas applied before the count arrived whose event time is after the count's.
+  public var laterDeltas: Int64 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -655,7 +677,7 @@ nonisolated extension Omnistock_Log_V1_GroupRecord: SwiftProtobuf.Message, Swift
 
 nonisolated extension Omnistock_Log_V1_EventsRecord: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".EventsRecord"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}server_time_unix_ms\0\u{1}events\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}server_time_unix_ms\0\u{1}events\0\u{1}corrections\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -665,6 +687,7 @@ nonisolated extension Omnistock_Log_V1_EventsRecord: SwiftProtobuf.Message, Swif
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularInt64Field(value: &self.serverTimeUnixMs) }()
       case 2: try { try decoder.decodeRepeatedMessageField(value: &self.events) }()
+      case 3: try { try decoder.decodeRepeatedMessageField(value: &self.corrections) }()
       default: break
       }
     }
@@ -677,12 +700,51 @@ nonisolated extension Omnistock_Log_V1_EventsRecord: SwiftProtobuf.Message, Swif
     if !self.events.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.events, fieldNumber: 2)
     }
+    if !self.corrections.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.corrections, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Omnistock_Log_V1_EventsRecord, rhs: Omnistock_Log_V1_EventsRecord) -> Bool {
     if lhs.serverTimeUnixMs != rhs.serverTimeUnixMs {return false}
     if lhs.events != rhs.events {return false}
+    if lhs.corrections != rhs.corrections {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Omnistock_Log_V1_CountCorrection: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CountCorrection"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}event\0\u{3}later_deltas\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.event) }()
+      case 2: try { try decoder.decodeSingularSInt64Field(value: &self.laterDeltas) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.event != 0 {
+      try visitor.visitSingularUInt32Field(value: self.event, fieldNumber: 1)
+    }
+    if self.laterDeltas != 0 {
+      try visitor.visitSingularSInt64Field(value: self.laterDeltas, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Omnistock_Log_V1_CountCorrection, rhs: Omnistock_Log_V1_CountCorrection) -> Bool {
+    if lhs.event != rhs.event {return false}
+    if lhs.laterDeltas != rhs.laterDeltas {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

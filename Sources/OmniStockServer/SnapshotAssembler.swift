@@ -89,21 +89,27 @@ struct SnapshotAssembler {
         record.replace.append(scope)
       }
     }
-    let payloads = try Self.parts(of: record)
     let index = writer.index
     let locations = order
-    let (lsn, outcomes) = try await writer.write(
-      type: .stockUpdates, payloads: payloads,
-      validate: { () throws(GRPCStatus) in
-        // Under the write order, so no location changes between this check and the apply.
+    let base = record
+    let written: Result<(UInt64, StockUpdateRecords.Applied, [Int]), GRPCStatus> = await withCheckedContinuation { continuation in
+      writer.write({ state throws(GRPCStatus) in
+        // Under the write order: no location changes between this check and the apply, and the
+        // corrections below see exactly the deltas applied before the snapshot.
         for id in locations where directory.location(id) == nil {
           throw GRPCStatus(
             .notFound, "location '\(id)' is not declared: declare it with Admin.UpsertLocation or the --locations file")
         }
-      }
-    ) { state, lsn in
-      (lsn, StockUpdateRecords.apply(record, lsn: lsn, index: index, directory: directory, state: &state, recordsEngineState: true))
+        let (corrected, extraOwners) = Self.correct(base, locations: locations, index: index, recent: state.recentDeltas)
+        let payloads = try Self.parts(of: corrected)
+        return .append(.stockUpdates, payloads: payloads) { state, lsn in
+          let applied = StockUpdateRecords.apply(
+            corrected, lsn: lsn, index: index, directory: directory, state: &state, recordsEngineState: true)
+          return (lsn, applied, extraOwners)
+        }
+      }, completion: { continuation.resume(returning: $0) })
     }
+    let (lsn, outcomes, extraOwners) = try written.get()
     var results = order.map { locationID -> Omnistock_V1_SnapshotLocationResult in
       let part = parts[locationID]!
       var location = Omnistock_V1_SnapshotLocationResult()
@@ -117,6 +123,11 @@ struct SnapshotAssembler {
       if let owner = order.firstIndex(of: scope.locationID) { results[owner].positionsZeroed = UInt64(zeroed) }
     }
     for (offset, outcome) in outcomes.updates.enumerated() {
+      guard offset < owners.count else {
+        // An unlisted position of a REPLACE location, zeroed plus the deltas that followed as_of.
+        if case .applied = outcome { results[extraOwners[offset - owners.count]].positionsZeroed += 1 }
+        continue
+      }
       switch outcome {
       case .applied, .alreadyIncluded: results[owners[offset]].positionsSet += 1
       case .keptNewer: results[owners[offset]].positionsKeptNewer += 1
@@ -131,6 +142,38 @@ struct SnapshotAssembler {
     result.entries = UInt64(entries)
     result.locations = results
     return result
+  }
+
+  /// `record` with every absolute value raised by the deltas applied before it arrived whose
+  /// event time is after its `as_of` (so a late sync never erases a later sale), plus, for each
+  /// REPLACE location, an explicit update for every unlisted position such deltas touched (0 plus
+  /// them). Returns the owners (index in `locations`) of those extra updates.
+  static func correct(
+    _ record: Omnistock_Log_V1_StockUpdatesRecord, locations: [String], index: StockIndex, recent: RecentDeltas
+  ) -> (Omnistock_Log_V1_StockUpdatesRecord, [Int]) {
+    var corrected = record
+    var listed: [UInt32: Set<UInt32>] = [:]
+    for offset in corrected.updates.indices {
+      let update = corrected.updates[offset]
+      guard let sku = index.skus.id(of: update.sku), let location = index.locations.id(of: update.locationID) else { continue }
+      listed[location, default: []].insert(sku)
+      corrected.updates[offset].amount &+= recent.sum(PositionKey(sku: sku, location: location), after: update.asOfUnixMs)
+    }
+    var owners: [Int] = []
+    for scope in record.replace {
+      guard let location = index.locations.id(of: scope.locationID), let owner = locations.firstIndex(of: scope.locationID)
+      else { continue }
+      for sku in index.skus(atLocation: location) where !(listed[location]?.contains(sku) ?? false) {
+        let later = recent.sum(PositionKey(sku: sku, location: location), after: scope.asOfUnixMs)
+        guard later != 0, let name = index.skus.string(for: sku) else { continue }
+        corrected.updates.append(
+          StockUpdateRecords.record(
+            sku: name, location: scope.locationID, change: .set(onHand: later, asOfUnixMs: scope.asOfUnixMs),
+            sourceTimeUnixMs: scope.asOfUnixMs))
+        owners.append(owner)
+      }
+    }
+    return (corrected, owners)
   }
 
   /// `record` encoded as one record, or as parts of at most ``updatesPerPart`` updates each (the

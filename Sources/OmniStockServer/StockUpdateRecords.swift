@@ -75,9 +75,10 @@ enum StockUpdateRecords {
     func apply(_ update: StockUpdate, sku skuName: String, location locationName: String) -> (StockUpdateOutcome, Bool) {
       let outcome = index.apply(update, lsn: lsn, nowUnixMs: now)
       state.track(outcome, position: PositionKey(sku: update.sku, location: update.location), lsn: lsn, nowUnixMs: now)
-      guard recordsEngineState, case .applied(let before, let after) = outcome, case .set = update.change else {
+      guard recordsEngineState, case .applied(let before, let after) = outcome, case .set(_, let asOf) = update.change else {
         return (outcome, false)
       }
+      state.recentDeltas.forget(PositionKey(sku: update.sku, location: update.location), through: asOf)
       if locations[locationName] == nil { locations[locationName] = directory.location(locationName) }
       let variance = state.checkVariance(
         expected: before.onHand, counted: after.onHand, sku: skuName, location: locations[locationName], device: "",

@@ -83,6 +83,34 @@ struct EngineTests {
     try await engine.destroy()
   }
 
+  @Test("a count that arrives after later sales adds them back: a late count never erases a later movement")
+  func lateCountKeepsLaterSales() async throws {
+    let engine = try await Self.engine()
+    let sku = Fixtures.uniqueSKU()
+    _ = try await engine.send([Fixtures.event(device: "pos", seq: 1, sku: sku, type: .receipt, quantity: 10, time: Self.t0)])
+    _ = try await engine.send([Fixtures.event(device: "pos", seq: 2, sku: sku, type: .sale, quantity: 5, time: Self.t0 + 20_000)])
+    // The handheld counted 10 at t0+10s (all there then) and syncs only now, after the sale.
+    let count = try await engine.send([
+      Fixtures.event(device: "handheld", seq: 1, sku: sku, type: .count, quantity: 10, time: Self.t0 + 10_000)
+    ])
+    #expect(count.applied == 1)
+    #expect(engine.onHand(sku, at: "store-1") == 5, "10 counted, minus the sale that followed the count")
+    let variances = engine.writer.read { $0.exceptions.ordered.filter { $0.kind == .countVariance && $0.sku == sku } }
+    #expect(variances.isEmpty, "the count matched the stock as of its time (10), not now (5)")
+    // The same within one batch: a sale after the count, sent before it.
+    let other = Fixtures.uniqueSKU()
+    _ = try await engine.send([
+      Fixtures.event(device: "pos", seq: 3, sku: other, type: .receipt, quantity: 20, time: Self.t0),
+      Fixtures.event(device: "pos", seq: 4, sku: other, type: .sale, quantity: 5, time: Self.t0 + 30_000),
+      Fixtures.event(device: "pos", seq: 5, sku: other, type: .count, quantity: 18, time: Self.t0 + 10_000),
+    ])
+    #expect(engine.onHand(other, at: "store-1") == 13)
+    // Recovery applies the logged correction, not a recomputed one.
+    let restarted = try await engine.reopen()
+    #expect(restarted.onHand(sku, at: "store-1") == 5 && restarted.onHand(other, at: "store-1") == 13)
+    try await restarted.destroy()
+  }
+
   @Test("malformed and unknown-location events are REJECTED with a code; the rest applies; an inactive location accepts")
   func rejections() async throws {
     let engine = try await Self.engine()

@@ -35,6 +35,8 @@ public struct EngineState: Sendable {
   public var activity: [UInt32: LocationActivity] = [:]
   /// Events of all locations per second, last minute.
   public var events = RateWindow()
+  /// Recently applied deltas with their event times (for late counts and snapshots).
+  public var recentDeltas = RecentDeltas()
   /// While watches are open: the positions changed by the write being applied (the writer hands
   /// them to the watches afterwards and empties this).
   var changed: [PositionKey] = []

@@ -72,6 +72,7 @@ struct EventIngestion: Sendable {
         ack.highWater = Self.highWater(devices, state)
         return .answer(ack)
       }
+      record.corrections = Self.countCorrections(record.events, index: index, recent: state.recentDeltas)
       let payload = try ProtobufCoding.encode(record)
       return .append(.events, payloads: [payload]) { state, lsn in
         let results = EventRecords.apply(
@@ -115,6 +116,51 @@ struct EventIngestion: Sendable {
           return ack
         })
     })
+  }
+
+  /// For each COUNT among `events` (the accepted events of one batch, in order) that will apply,
+  /// the deltas that happened after it but were applied before it, in earlier batches (`recent`)
+  /// or earlier in this batch: the count adds them back, so a late count never erases a later
+  /// sale. Decided here, under the write order, and logged with the events.
+  static func countCorrections(
+    _ events: [Omnistock_V1_StockEvent], index: StockIndex, recent: RecentDeltas
+  ) -> [Omnistock_Log_V1_CountCorrection] {
+    struct Pending {
+      var lastAbsolute: Int64
+      var deltas: [(time: Int64, amount: Int64)] = []
+    }
+    var positions: [String: Pending] = [:]
+    var corrections: [Omnistock_Log_V1_CountCorrection] = []
+    for (offset, event) in events.enumerated() {
+      let name = event.sku + "\u{0}" + event.locationID
+      let key = index.skus.id(of: event.sku).flatMap { sku in
+        index.locations.id(of: event.locationID).map { PositionKey(sku: sku, location: $0) }
+      }
+      var pending =
+        positions[name]
+        ?? Pending(lastAbsolute: key.flatMap { index.state(sku: $0.sku, location: $0.location)?.lastAbsoluteTimeUnixMs } ?? 0)
+      let time = event.eventTimeUnixMs
+      guard time >= pending.lastAbsolute else { continue }  // superseded: changes nothing
+      switch EventValidation.change(for: event) {
+      case .delta(let amount, _):
+        pending.deltas.append((time, amount))
+      case .set:
+        let later = (key.map { recent.sum($0, after: time) } ?? 0)
+          &+ pending.deltas.reduce(0) { $1.time > time ? $0 &+ $1.amount : $0 }
+        if later != 0 {
+          var correction = Omnistock_Log_V1_CountCorrection()
+          correction.event = UInt32(offset)
+          correction.laterDeltas = later
+          corrections.append(correction)
+        }
+        pending.lastAbsolute = time
+        pending.deltas.removeAll { $0.time <= time }
+      default:
+        break
+      }
+      positions[name] = pending
+    }
+    return corrections
   }
 
   /// Why `event` is rejected, as a status code and a sentence; `nil` if it is acceptable.

@@ -25,7 +25,9 @@ enum EventRecords {
     let now = record.serverTimeUnixMs
     var results: [Result] = []
     results.reserveCapacity(record.events.count)
-    for event in record.events {
+    var corrections: [Int: Int64] = [:]
+    for correction in record.corrections { corrections[Int(correction.event)] = correction.laterDeltas }
+    for (offset, event) in record.events.enumerated() {
       guard let location = index.locations.id(of: event.locationID), let sku = index.skus.intern(event.sku) else {
         results.append(.noRoom)
         continue
@@ -45,8 +47,11 @@ enum EventRecords {
         }
         state.activity[location, default: LocationActivity()].noteEventTime(event.eventTimeUnixMs)
       }
+      let correction = corrections[offset] ?? 0
+      var change = EventValidation.change(for: event)
+      if case .set(let counted, let asOf) = change { change = .set(onHand: counted &+ correction, asOfUnixMs: asOf) }
       let outcome = index.apply(
-        StockUpdate(sku: sku, location: location, change: EventValidation.change(for: event), sourceTimeUnixMs: event.eventTimeUnixMs),
+        StockUpdate(sku: sku, location: location, change: change, sourceTimeUnixMs: event.eventTimeUnixMs),
         lsn: lsn, nowUnixMs: now)
       let position = PositionKey(sku: sku, location: location)
       state.track(outcome, position: position, lsn: lsn, nowUnixMs: now)
@@ -54,10 +59,16 @@ enum EventRecords {
       case .applied(let before, _):
         if recordsEngineState {
           state.counters.events += 1
-          if event.type == .count {
+          switch change {
+          case .delta(let amount, let eventTime):
+            state.recentDeltas.note(position, amount: amount, eventTimeUnixMs: eventTime)
+          case .set(_, let asOf):
+            state.recentDeltas.forget(position, through: asOf)
             _ = state.checkVariance(
-              expected: before.onHand, counted: event.quantity, sku: event.sku, location: directory.location(event.locationID),
-              device: event.deviceID, lsn: lsn, nowUnixMs: now)
+              expected: before.onHand &- correction, counted: event.quantity, sku: event.sku,
+              location: directory.location(event.locationID), device: event.deviceID, lsn: lsn, nowUnixMs: now)
+          default:
+            break
           }
         }
         results.append(.applied(gap: gap))
