@@ -73,9 +73,9 @@ public struct RestartBenchmark: Sendable {
     }
     var server = try open()
     let skusPerLocation = max(1, positions / locations)
-    try await declareLocations(server)
+    try await BenchmarkTraffic.declareLocations(locations, on: server)
     try await step("build: events creating positions (1,000 per record)", count: positions, unit: "positions") {
-      try await send(server, count: positions, eventsPerBatch: 1_000) { number in
+      try await BenchmarkTraffic.send(to: server, count: positions, eventsPerBatch: 1_000) { number in
         (location: number / skusPerLocation, sku: number % skusPerLocation, quantity: Int64(number % 50 + 1))
       }
     }
@@ -89,7 +89,7 @@ public struct RestartBenchmark: Sendable {
     }
     guard fingerprint(server) == before else { throw BenchmarkFailure("restart from the checkpoint lost state") }
     try await step("write: one-event records after the checkpoint", count: records, unit: "records") {
-      try await send(server, count: records, eventsPerBatch: 1, device: "bench-tail") { number in
+      try await BenchmarkTraffic.send(to: server, count: records, eventsPerBatch: 1, device: "bench-tail") { number in
         let position = number % positions
         return (location: position / skusPerLocation, sku: position % skusPerLocation, quantity: 1)
       }
@@ -102,61 +102,6 @@ public struct RestartBenchmark: Sendable {
     guard fingerprint(server) == before else { throw BenchmarkFailure("restart with log replay lost state") }
     try await server.close()
     return steps
-  }
-
-  private func declareLocations(_ server: OmniStockServer) async throws {
-    var network = Omnistock_Config_V1_LocationNetwork()
-    network.locations = (0..<locations).map { number in
-      var location = Omnistock_V1_Location()
-      location.locationID = "bench-store-\(number)"
-      location.kind = .store
-      location.active = true
-      return location
-    }
-    _ = try await NetworkDeclaration.declare(network, writer: server.writer, directory: server.directory)
-  }
-
-  /// Sends `count` events (RECEIPTs) in batches, many batches in flight, and waits for all acks.
-  private func send(
-    _ server: OmniStockServer, count: Int, eventsPerBatch: Int, device: String = "bench-build",
-    event: @escaping @Sendable (Int) -> (location: Int, sku: Int, quantity: Int64)
-  ) async throws {
-    let ingestion = EventIngestion(writer: server.writer, directory: server.directory)
-    let window = DispatchSemaphore(value: 4_096)
-    let failures = Mutex<[String]>([])
-    let all = DispatchGroup()
-    let time: Int64 = 1_700_000_000_000
-    var next = 0
-    var seq: UInt64 = 0
-    while next < count {
-      var batch = Omnistock_V1_EventBatch()
-      for number in next..<min(count, next + eventsPerBatch) {
-        let (location, sku, quantity) = event(number)
-        seq += 1
-        var stock = Omnistock_V1_StockEvent()
-        stock.deviceID = device
-        stock.deviceSeq = seq
-        stock.locationID = "bench-store-\(location)"
-        stock.sku = "SKU-\(sku)"
-        stock.type = .receipt
-        stock.quantity = quantity
-        stock.eventTimeUnixMs = time + Int64(number)
-        batch.events.append(stock)
-      }
-      next += batch.events.count
-      window.wait()
-      all.enter()
-      ingestion.apply(batch) { result in
-        if case .failure(let status) = result { failures.withLock { $0.append("\(status)") } }
-        if case .success(let ack) = result, ack.applied != ack.received {
-          failures.withLock { $0.append("batch not fully applied: \(ack.outcomes.first?.reason ?? "?")") }
-        }
-        window.signal()
-        all.leave()
-      }
-    }
-    all.wait()
-    if let first = failures.withLock({ $0.first }) { throw BenchmarkFailure(first) }
   }
 
   /// A digest of the state a restart must give back: LSN, positions, total on-hand, device marks.

@@ -4,9 +4,11 @@ import Synchronization
 /// Every open watch, and the routing of position changes to them.
 ///
 /// ## Guarantees
-/// - Writers pay one atomic load per write while no watch is open; otherwise, per changed
-///   position, a dictionary lookup by SKU plus one check per watch on all SKUs, and a set insert
-///   per matching watch: never the cost of the consumer (see ``Watcher``).
+/// - Writers pay one atomic load per write while no watch is open; otherwise one set insert per
+///   changed position, whatever the number of watches: the routing to watches (a lookup by SKU,
+///   a check per watch of every SKU, a set insert per matching watch) runs on the hub's own task,
+///   and a change that arrives while the previous ones are being routed is coalesced with them.
+///   Never the cost of a consumer (see ``Watcher``).
 /// - At most ``maxWatches`` watches are open at once.
 public final class WatchHub: Sendable {
   /// The most concurrent watches.
@@ -20,10 +22,41 @@ public final class WatchHub: Sendable {
     var closed = false
   }
 
-  private let open = Atomic<Int>(0)
-  private let registry = Mutex(Registry())
+  private struct Pending {
+    var positions: Set<PositionKey> = []
+    var lsn: UInt64 = 0
+  }
 
-  public init() {}
+  /// What the hub and its routing task share.
+  private final class Shared: Sendable {
+    let registry = Mutex(Registry())
+    let pending = Mutex(Pending())
+  }
+
+  private let open = Atomic<Int>(0)
+  private let shared = Shared()
+  private let wake: AsyncStream<Void>.Continuation
+  private let router: Task<Void, Never>
+
+  public init() {
+    let (signals, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    self.wake = wake
+    let shared = self.shared
+    router = Task {
+      for await _ in signals {
+        let batch = shared.pending.withLock { pending in
+          defer { pending = Pending() }
+          return pending
+        }
+        Self.route(batch.positions, lsn: batch.lsn, shared: shared)
+      }
+    }
+  }
+
+  deinit {
+    wake.finish()
+    router.cancel()
+  }
 
   /// Whether any watch is open (writers collect changes only then).
   var isActive: Bool { open.load(ordering: .acquiring) > 0 }
@@ -33,7 +66,7 @@ public final class WatchHub: Sendable {
 
   /// Adds `watcher`; `nil` when the limit is reached or the server is shutting down.
   func register(_ watcher: Watcher) -> Int? {
-    registry.withLock { registry -> Int? in
+    shared.registry.withLock { registry -> Int? in
       guard !registry.closed, registry.watchers.count < Self.maxWatches else { return nil }
       let id = registry.nextID
       registry.nextID += 1
@@ -49,7 +82,7 @@ public final class WatchHub: Sendable {
   }
 
   func unregister(_ id: Int) {
-    registry.withLock { registry in
+    shared.registry.withLock { registry in
       guard let watcher = registry.watchers.removeValue(forKey: id) else { return }
       if let skus = watcher.filter.skus {
         for sku in skus {
@@ -63,10 +96,18 @@ public final class WatchHub: Sendable {
     }
   }
 
-  /// Routes the positions changed by one write (applied under `lsn`) to the watches.
+  /// Hands the positions changed by one write (applied under `lsn`) to the router.
   func publish(_ changes: [PositionKey], lsn: UInt64) {
     guard !changes.isEmpty else { return }
-    registry.withLock { registry in
+    shared.pending.withLock { pending in
+      pending.positions.formUnion(changes)
+      pending.lsn = max(pending.lsn, lsn)
+    }
+    wake.yield()
+  }
+
+  private static func route(_ changes: Set<PositionKey>, lsn: UInt64, shared: Shared) {
+    shared.registry.withLock { registry in
       for change in changes {
         if let ids = registry.bySKU[change.sku] {
           for id in ids { registry.watchers[id]?.changed(sku: change.sku, location: change.location, lsn: lsn) }
@@ -80,7 +121,7 @@ public final class WatchHub: Sendable {
 
   /// Ends every watch and refuses new ones (graceful shutdown).
   public func finishAll() {
-    let all = registry.withLock { registry -> [Watcher] in
+    let all = shared.registry.withLock { registry -> [Watcher] in
       registry.closed = true
       return Array(registry.watchers.values)
     }
