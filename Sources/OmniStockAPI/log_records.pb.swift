@@ -444,6 +444,171 @@ public nonisolated struct Omnistock_Log_V1_NegativePosition: Sendable {
   public init() {}
 }
 
+/// Record type 5: a reservation change, decided under the write order and logged with everything
+/// needed to apply it to positions without the reservation book (recovery after a checkpoint
+/// applies position changes alone for records the checkpoint's book already includes).
+public nonisolated struct Omnistock_Log_V1_ReservationRecord: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// The server's clock when the change was applied.
+  public var serverTimeUnixMs: Int64 = 0
+
+  public var change: Omnistock_Log_V1_ReservationRecord.OneOf_Change? = nil
+
+  /// A new reservation, with its allocations (reserved += each allocation).
+  public var created: Omnistock_V1_Reservation {
+    get {
+      if case .created(let v)? = change {return v}
+      return Omnistock_V1_Reservation()
+    }
+    set {change = .created(newValue)}
+  }
+
+  /// A new expiry for an ACTIVE reservation.
+  public var extended: Omnistock_Log_V1_ReservationExtended {
+    get {
+      if case .extended(let v)? = change {return v}
+      return Omnistock_Log_V1_ReservationExtended()
+    }
+    set {change = .extended(newValue)}
+  }
+
+  /// Units committed and/or released (commit: reserved -= q, on_hand -= q; release: reserved -= q).
+  public var settled: Omnistock_Log_V1_ReservationSettled {
+    get {
+      if case .settled(let v)? = change {return v}
+      return Omnistock_Log_V1_ReservationSettled()
+    }
+    set {change = .settled(newValue)}
+  }
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public nonisolated enum OneOf_Change: Equatable, Sendable {
+    /// A new reservation, with its allocations (reserved += each allocation).
+    case created(Omnistock_V1_Reservation)
+    /// A new expiry for an ACTIVE reservation.
+    case extended(Omnistock_Log_V1_ReservationExtended)
+    /// Units committed and/or released (commit: reserved -= q, on_hand -= q; release: reserved -= q).
+    case settled(Omnistock_Log_V1_ReservationSettled)
+
+  }
+
+  public init() {}
+}
+
+/// An Extend.
+public nonisolated struct Omnistock_Log_V1_ReservationExtended: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var reservationID: String = String()
+
+  public var expiresAtUnixMs: Int64 = 0
+
+  public var ttlSeconds: UInt32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// A Commit, Release or expiry.
+public nonisolated struct Omnistock_Log_V1_ReservationSettled: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var reservationID: String = String()
+
+  public var reason: Omnistock_Log_V1_ReservationSettled.Reason = .unspecified
+
+  public var changes: [Omnistock_Log_V1_AllocationChange] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public nonisolated enum Reason: SwiftProtobuf.Enum, Swift.CaseIterable {
+    public typealias RawValue = Int
+    case unspecified // = 0
+    case commit // = 1
+    case release // = 2
+    case expiry // = 3
+    case UNRECOGNIZED(Int)
+
+    public init() {
+      self = .unspecified
+    }
+
+    public init?(rawValue: Int) {
+      switch rawValue {
+      case 0: self = .unspecified
+      case 1: self = .commit
+      case 2: self = .release
+      case 3: self = .expiry
+      default: self = .UNRECOGNIZED(rawValue)
+      }
+    }
+
+    public var rawValue: Int {
+      switch self {
+      case .unspecified: return 0
+      case .commit: return 1
+      case .release: return 2
+      case .expiry: return 3
+      case .UNRECOGNIZED(let i): return i
+      }
+    }
+
+    // The compiler won't synthesize support with the UNRECOGNIZED case.
+    public static let allCases: [Omnistock_Log_V1_ReservationSettled.Reason] = [
+      .unspecified,
+      .commit,
+      .release,
+      .expiry,
+    ]
+
+  }
+
+  public init() {}
+}
+
+/// What a settlement does to one allocation of one line.
+public nonisolated struct Omnistock_Log_V1_AllocationChange: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var lineIndex: UInt32 = 0
+
+  public var sku: String = String()
+
+  public var locationID: String = String()
+
+  public var committed: Int64 = 0
+
+  public var released: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Checkpoint section 7: reservations (active, and finished ones still retained).
+public nonisolated struct Omnistock_Log_V1_CheckpointReservations: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var reservations: [Omnistock_V1_Reservation] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "omnistock.log.v1"
@@ -1109,6 +1274,259 @@ nonisolated extension Omnistock_Log_V1_NegativePosition: SwiftProtobuf.Message, 
     if lhs.locationID != rhs.locationID {return false}
     if lhs.detectedAtUnixMs != rhs.detectedAtUnixMs {return false}
     if lhs.lsn != rhs.lsn {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Omnistock_Log_V1_ReservationRecord: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ReservationRecord"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}server_time_unix_ms\0\u{1}created\0\u{1}extended\0\u{1}settled\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.serverTimeUnixMs) }()
+      case 2: try {
+        var v: Omnistock_V1_Reservation?
+        var hadOneofValue = false
+        if let current = self.change {
+          hadOneofValue = true
+          if case .created(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.change = .created(v)
+        }
+      }()
+      case 3: try {
+        var v: Omnistock_Log_V1_ReservationExtended?
+        var hadOneofValue = false
+        if let current = self.change {
+          hadOneofValue = true
+          if case .extended(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.change = .extended(v)
+        }
+      }()
+      case 4: try {
+        var v: Omnistock_Log_V1_ReservationSettled?
+        var hadOneofValue = false
+        if let current = self.change {
+          hadOneofValue = true
+          if case .settled(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.change = .settled(v)
+        }
+      }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if self.serverTimeUnixMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.serverTimeUnixMs, fieldNumber: 1)
+    }
+    switch self.change {
+    case .created?: try {
+      guard case .created(let v)? = self.change else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    }()
+    case .extended?: try {
+      guard case .extended(let v)? = self.change else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    }()
+    case .settled?: try {
+      guard case .settled(let v)? = self.change else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    }()
+    case nil: break
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Omnistock_Log_V1_ReservationRecord, rhs: Omnistock_Log_V1_ReservationRecord) -> Bool {
+    if lhs.serverTimeUnixMs != rhs.serverTimeUnixMs {return false}
+    if lhs.change != rhs.change {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Omnistock_Log_V1_ReservationExtended: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ReservationExtended"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}reservation_id\0\u{3}expires_at_unix_ms\0\u{3}ttl_seconds\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.reservationID) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.expiresAtUnixMs) }()
+      case 3: try { try decoder.decodeSingularUInt32Field(value: &self.ttlSeconds) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.reservationID.isEmpty {
+      try visitor.visitSingularStringField(value: self.reservationID, fieldNumber: 1)
+    }
+    if self.expiresAtUnixMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.expiresAtUnixMs, fieldNumber: 2)
+    }
+    if self.ttlSeconds != 0 {
+      try visitor.visitSingularUInt32Field(value: self.ttlSeconds, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Omnistock_Log_V1_ReservationExtended, rhs: Omnistock_Log_V1_ReservationExtended) -> Bool {
+    if lhs.reservationID != rhs.reservationID {return false}
+    if lhs.expiresAtUnixMs != rhs.expiresAtUnixMs {return false}
+    if lhs.ttlSeconds != rhs.ttlSeconds {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Omnistock_Log_V1_ReservationSettled: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ReservationSettled"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}reservation_id\0\u{1}reason\0\u{1}changes\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.reservationID) }()
+      case 2: try { try decoder.decodeSingularEnumField(value: &self.reason) }()
+      case 3: try { try decoder.decodeRepeatedMessageField(value: &self.changes) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.reservationID.isEmpty {
+      try visitor.visitSingularStringField(value: self.reservationID, fieldNumber: 1)
+    }
+    if self.reason != .unspecified {
+      try visitor.visitSingularEnumField(value: self.reason, fieldNumber: 2)
+    }
+    if !self.changes.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.changes, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Omnistock_Log_V1_ReservationSettled, rhs: Omnistock_Log_V1_ReservationSettled) -> Bool {
+    if lhs.reservationID != rhs.reservationID {return false}
+    if lhs.reason != rhs.reason {return false}
+    if lhs.changes != rhs.changes {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Omnistock_Log_V1_ReservationSettled.Reason: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0REASON_UNSPECIFIED\0\u{1}REASON_COMMIT\0\u{1}REASON_RELEASE\0\u{1}REASON_EXPIRY\0")
+}
+
+nonisolated extension Omnistock_Log_V1_AllocationChange: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".AllocationChange"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}line_index\0\u{1}sku\0\u{3}location_id\0\u{1}committed\0\u{1}released\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.lineIndex) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.sku) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.locationID) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self.committed) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.released) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.lineIndex != 0 {
+      try visitor.visitSingularUInt32Field(value: self.lineIndex, fieldNumber: 1)
+    }
+    if !self.sku.isEmpty {
+      try visitor.visitSingularStringField(value: self.sku, fieldNumber: 2)
+    }
+    if !self.locationID.isEmpty {
+      try visitor.visitSingularStringField(value: self.locationID, fieldNumber: 3)
+    }
+    if self.committed != 0 {
+      try visitor.visitSingularInt64Field(value: self.committed, fieldNumber: 4)
+    }
+    if self.released != 0 {
+      try visitor.visitSingularInt64Field(value: self.released, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Omnistock_Log_V1_AllocationChange, rhs: Omnistock_Log_V1_AllocationChange) -> Bool {
+    if lhs.lineIndex != rhs.lineIndex {return false}
+    if lhs.sku != rhs.sku {return false}
+    if lhs.locationID != rhs.locationID {return false}
+    if lhs.committed != rhs.committed {return false}
+    if lhs.released != rhs.released {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Omnistock_Log_V1_CheckpointReservations: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CheckpointReservations"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}reservations\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.reservations) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.reservations.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.reservations, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Omnistock_Log_V1_CheckpointReservations, rhs: Omnistock_Log_V1_CheckpointReservations) -> Bool {
+    if lhs.reservations != rhs.reservations {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -5,7 +5,7 @@ public enum IdentifierRules {
   public static let maxLength = 64
 
   /// `nil` if `value` is a valid identifier, else a sentence saying what is wrong with `field`.
-  public static func problem(with value: String, field: String) -> String? {
+  public static func problem(with value: String, field: String, maxLength: Int = maxLength) -> String? {
     let utf8 = value.utf8
     if utf8.isEmpty { return "\(field) is empty; it must be 1 to \(maxLength) characters of [A-Za-z0-9._:/-]" }
     if utf8.count > maxLength {

@@ -9,4 +9,6 @@ public enum LogRecordType: UInt8, Sendable {
   case group = 3
   /// `EventsRecord`: new events from devices, of one batch.
   case events = 4
+  /// `ReservationRecord`: a reservation created, extended, committed, released or expired.
+  case reservation = 5
 }

@@ -48,6 +48,10 @@ struct LogReplay {
         let batch = try Omnistock_Log_V1_EventsRecord(serializedBytes: record.payload)
         EventRecords.apply(
           batch, lsn: record.lsn, index: index, directory: directory, state: &state, recordsEngineState: recordsEngineState)
+      case .reservation:
+        dropIncompleteParts()
+        let change = try Omnistock_Log_V1_ReservationRecord(serializedBytes: record.payload)
+        ReservationRecords.apply(change, lsn: record.lsn, index: index, state: &state, recordsEngineState: recordsEngineState)
       case .location:
         dropIncompleteParts()
         guard recordsEngineState else { break }

@@ -181,7 +181,7 @@ public final class OmniStockServer: Service, Sendable {
     AdminService(writer: writer, directory: directory, checkpointer: checkpointer, startedAtUnixMs: startedAtUnixMs)
       .register(into: &router)
     HealthService(board: health).register(into: &router)
-    PendingServices.register(into: &router)
+    ReservationsService(writer: writer, directory: directory).register(into: &router)
     return router
   }
 
@@ -198,6 +198,8 @@ public final class OmniStockServer: Service, Sendable {
       logBytes: configuration.checkpointLogBytes, logger: logger)
     let checkpoints = Task { await schedule.run() }
     defer { checkpoints.cancel() }
+    let expiry = Task { [writer] in await ReservationExpiry(writer: writer).run() }
+    defer { expiry.cancel() }
     if let network, let file = configuration.locationsFile {
       let written = try await NetworkDeclaration.declare(network, writer: writer, directory: directory)
       logger.info(

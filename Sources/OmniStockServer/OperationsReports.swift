@@ -132,12 +132,13 @@ struct OperationsReports: Sendable {
     response.skus = UInt64(index.skus.count)
     response.locations = UInt32(directory.allLocations().count)
     response.groups = UInt32(directory.allGroups().count)
-    let (devices, counters, perSecond, recorded, negative) = writer.read { state in
+    let (devices, counters, perSecond, recorded, negative, reservations) = writer.read { state in
       (
         state.devices.count, state.counters, state.events.total(atUnixMs: now, seconds: 10), state.exceptions.entries.count,
-        state.negative.count
+        state.negative.count, state.reservations.activeCount
       )
     }
+    response.activeReservations = UInt64(reservations)
     response.devices = UInt64(devices)
     response.eventsPerSecond = Double(perSecond) / 10
     response.eventsTotal = counters.events + counters.duplicates + counters.superseded + counters.rejected

@@ -282,7 +282,7 @@ struct EndToEndTests {
     }
   }
 
-  @Test("unknown and not-yet-implemented methods are UNIMPLEMENTED with a reason")
+  @Test("an unknown method is UNIMPLEMENTED naming it")
   func unimplemented() async throws {
     try await withRunningServer { client in
       do {
@@ -296,13 +296,37 @@ struct EndToEndTests {
         #expect(error.code == .unimplemented)
         #expect(error.message.contains("/omnistock.v1.Nope/Nothing"))
       }
-      do {
-        _ = try await Omnistock_V1_Reservations.Client(wrapping: client).reserve(Omnistock_V1_ReserveRequest())
-        Issue.record("Reserve succeeded before reservations exist")
-      } catch let error as RPCError {
-        #expect(error.code == .unimplemented)
-        #expect(!error.message.isEmpty)
-      }
+    }
+  }
+
+  @Test("checkout over the wire: reserve, extend, commit; an empty Reserve is INVALID_ARGUMENT")
+  func checkout() async throws {
+    let sku = Fixtures.uniqueSKU()
+    try await withRunningServer { client in
+      _ = try await Omnistock_V1_Admin.Client(wrapping: client).upsertLocation(Fixtures.location("store-1"))
+      _ = try await Omnistock_V1_Ingest.Client(wrapping: client).applyEvents(
+        Fixtures.batch("b", [Fixtures.event(seq: 1, sku: sku, type: .receipt, quantity: 5)]))
+      let reservations = Omnistock_V1_Reservations.Client(wrapping: client)
+      #expect(await failureCode { _ = try await reservations.reserve(Omnistock_V1_ReserveRequest()) } == .invalidArgument)
+      var reserve = Omnistock_V1_ReserveRequest()
+      reserve.reservationID = "order-\(sku)"
+      var line = Omnistock_V1_ReservationLine()
+      line.sku = sku
+      line.locationID = "store-1"
+      line.quantity = 2
+      reserve.lines = [line]
+      let created = try await reservations.reserve(reserve)
+      #expect(created.reservation.state == .active && !created.replayed)
+      #expect(try await reservations.reserve(reserve).replayed)
+      var extend = Omnistock_V1_ExtendRequest()
+      extend.reservationID = reserve.reservationID
+      extend.ttlSeconds = 3_600
+      #expect(try await reservations.extend(extend).reservation.ttlSeconds == 3_600)
+      var commit = Omnistock_V1_CommitRequest()
+      commit.reservationID = reserve.reservationID
+      #expect(try await reservations.commit(commit).reservation.state == .committed)
+      let read = try await Omnistock_V1_Availability.Client(wrapping: client).getAvailability(Fixtures.get(sku: sku))
+      #expect(read.availability.onHand == 3 && read.availability.reserved == 0)
     }
   }
 

@@ -79,6 +79,24 @@ final class InProcessEngine: Sendable {
     try await send(Fixtures.batch("b", events))
   }
 
+  /// Runs a reservation decision like the `Reservations` service does.
+  func reservation(
+    _ decide: @escaping (inout EngineState, Int64) throws(GRPCStatus) -> ReservationDecisions.Decision
+  ) async throws -> (Omnistock_V1_Reservation, Bool) {
+    let result: Result<(Omnistock_V1_Reservation, Bool), GRPCStatus> = await withCheckedContinuation { continuation in
+      ReservationsService.perform(writer, decide) { continuation.resume(returning: $0) }
+    }
+    return try result.get()
+  }
+
+  func reserve(_ request: Omnistock_V1_ReserveRequest) async throws -> (Omnistock_V1_Reservation, Bool) {
+    let index = self.index
+    let directory = server.directory
+    return try await reservation { state, now throws(GRPCStatus) in
+      try ReservationDecisions.reserve(request, nowUnixMs: now, book: state.reservations, index: index, directory: directory)
+    }
+  }
+
   func onHand(_ sku: String, at location: String) -> Int64? {
     index.position(sku: sku, location: location, nowUnixMs: WallClock.nowUnixMs())?.state.onHand
   }
@@ -93,6 +111,7 @@ final class InProcessEngine: Sendable {
     var negative: Set<String> = []
     var counters = EngineState.Counters()
     var groups: [String: Int64] = [:]
+    var reservations: [String: Omnistock_V1_Reservation] = [:]
 
     var description: String {
       "\(positions.count) positions, \(devices.count) devices, \(exceptions.count) exceptions, \(negative.count) negative"
@@ -113,6 +132,9 @@ final class InProcessEngine: Sendable {
         if exceptions.count != other.exceptions.count { lines.append("exceptions \(exceptions.count) vs \(other.exceptions.count)") }
       }
       if negative != other.negative { lines.append("negative \(negative) vs \(other.negative)") }
+      for key in Set(reservations.keys).union(other.reservations.keys).sorted() where reservations[key] != other.reservations[key] {
+        lines.append("reservation \(key): \(String(describing: reservations[key])) vs \(String(describing: other.reservations[key]))")
+      }
       if counters != other.counters { lines.append("counters \(counters) vs \(other.counters)") }
       for key in Set(groups.keys).union(other.groups.keys).sorted() where groups[key] != other.groups[key] {
         lines.append("group \(key): \(String(describing: groups[key])) vs \(String(describing: other.groups[key]))")
@@ -137,6 +159,7 @@ final class InProcessEngine: Sendable {
     result.negative = Set(
       engine.negative.keys.map { "\(index.skus.string(for: $0.sku)!)@\(index.locations.string(for: $0.location)!)" })
     result.counters = engine.counters
+    result.reservations = engine.reservations.reservations
     // Duplicates and rejections are not logged (nothing changed): their counts survive a restart
     // only through checkpoints, so they are not part of the state recovery must rebuild.
     result.counters.duplicates = 0

@@ -639,15 +639,35 @@ def test_contract_admin_reports_implemented(admin, ingest, loc):
     assert ck.lsn >= ack.lsn and ck.file_name.startswith("checkpoints/")
 
 
-def test_contract_method_reserve_unimplemented(channel):
+def test_checkout_reserve_extend_commit(admin, ingest, avail, channel):
+    """A checkout with grpcio: reserve (all-or-nothing), a replay, extend, commit; a second
+    reservation for more than is left is FAILED_PRECONDITION naming the line; errors name states."""
+    loc, sku = declare_location(admin, uid("loc")), uid("sku")
+    apply_events(ingest, [(loc, sku, RECEIPT, 5)])
     stub = reservations_pb2_grpc.ReservationsStub(channel)
-    req = reservations_pb2.ReserveRequest(
-        reservation_id=uid("r"),
-        lines=[reservations_pb2.ReservationLine(sku=uid("sku"), location_id=uid("loc"), quantity=1)])
+    line = reservations_pb2.ReservationLine(sku=sku, location_id=loc, quantity=3)
+    order = uid("order")
+    created = stub.Reserve(reservations_pb2.ReserveRequest(reservation_id=order, lines=[line]), timeout=RPC_TIMEOUT)
+    assert created.reservation.state == reservations_pb2.RESERVATION_STATE_ACTIVE and not created.replayed
+    assert [(a.location_id, a.quantity) for a in created.reservation.lines[0].allocations] == [(loc, 3)]
+    again = stub.Reserve(reservations_pb2.ReserveRequest(reservation_id=order, lines=[line]), timeout=RPC_TIMEOUT)
+    assert again.replayed and again.reservation == created.reservation
+    assert get(avail, sku, loc).reserved == 3
     with pytest.raises(grpc.RpcError) as info:
-        stub.Reserve(req, timeout=RPC_TIMEOUT)
-    assert info.value.code() == grpc.StatusCode.UNIMPLEMENTED
-    assert info.value.details()
+        stub.Reserve(reservations_pb2.ReserveRequest(reservation_id=uid("order"), lines=[line]), timeout=RPC_TIMEOUT)
+    assert info.value.code() == grpc.StatusCode.FAILED_PRECONDITION and "line 0" in info.value.details()
+    extended = stub.Extend(reservations_pb2.ExtendRequest(reservation_id=order, ttl_seconds=3600), timeout=RPC_TIMEOUT)
+    assert extended.reservation.ttl_seconds == 3600
+    committed = stub.Commit(reservations_pb2.CommitRequest(reservation_id=order), timeout=RPC_TIMEOUT)
+    assert committed.reservation.state == reservations_pb2.RESERVATION_STATE_COMMITTED
+    position = get(avail, sku, loc)
+    assert (position.on_hand, position.reserved) == (2, 0)
+    with pytest.raises(grpc.RpcError) as info:
+        stub.Release(reservations_pb2.ReleaseRequest(reservation_id=order), timeout=RPC_TIMEOUT)
+    assert info.value.code() == grpc.StatusCode.FAILED_PRECONDITION and "COMMITTED" in info.value.details()
+    with pytest.raises(grpc.RpcError) as info:
+        stub.GetReservation(reservations_pb2.GetReservationRequest(reservation_id=uid("none")), timeout=RPC_TIMEOUT)
+    assert info.value.code() == grpc.StatusCode.NOT_FOUND
 
 
 def test_watch_initial_state_then_changes(admin, ingest, avail):

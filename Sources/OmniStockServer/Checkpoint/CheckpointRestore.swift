@@ -92,6 +92,12 @@ enum CheckpointRestore {
       }
     }
 
+    for section in sections(.reservations) {
+      for reservation in try message(Omnistock_Log_V1_CheckpointReservations.self, section).reservations {
+        state.reservations.store(reservation)
+      }
+    }
+
     var floors = [UInt64](repeating: header.stateLsn, count: index.shardCount)
     var positions: UInt64 = 0
     for section in sections(.positions) {

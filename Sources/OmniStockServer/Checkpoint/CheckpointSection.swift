@@ -13,4 +13,6 @@ enum CheckpointSection: UInt8 {
   case devices = 5
   /// `CheckpointEngine`.
   case engine = 6
+  /// `CheckpointReservations`.
+  case reservations = 7
 }

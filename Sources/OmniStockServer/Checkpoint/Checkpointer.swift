@@ -129,6 +129,17 @@ public final class Checkpointer: Sendable {
       return negative
     }
     try file.append(type: CheckpointSection.engine.rawValue, payload: ProtobufCoding.encode(engine))
+    var reservations = Omnistock_Log_V1_CheckpointReservations()
+    for reservation in state.reservations.reservations.values.sorted(by: { $0.reservationID < $1.reservationID }) {
+      reservations.reservations.append(reservation)
+      if reservations.reservations.count == Self.stringsPerSection {
+        try file.append(type: CheckpointSection.reservations.rawValue, payload: ProtobufCoding.encode(reservations))
+        reservations = Omnistock_Log_V1_CheckpointReservations()
+      }
+    }
+    if !reservations.reservations.isEmpty {
+      try file.append(type: CheckpointSection.reservations.rawValue, payload: ProtobufCoding.encode(reservations))
+    }
     try Self.waitUntilDurable(stateLSN, log: writer.log)
     let replayFrom = (floors.min() ?? stateLSN) + 1
     let retained = try file.commit(lsn: stateLSN, replayFrom: replayFrom)

@@ -37,6 +37,8 @@ public struct EngineState: Sendable {
   public var events = RateWindow()
   /// Recently applied deltas with their event times (for late counts and snapshots).
   public var recentDeltas = RecentDeltas()
+  /// Reservations, active and recently finished.
+  public var reservations = ReservationBook()
   /// While watches are open: the positions changed by the write being applied (the writer hands
   /// them to the watches afterwards and empties this).
   var changed: [PositionKey] = []
