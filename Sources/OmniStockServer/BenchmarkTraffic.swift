@@ -1,6 +1,7 @@
 import Dispatch
 import OmniStockAPI
 import Synchronization
+import WriteAheadLog
 
 /// Traffic for the in-process benchmarks (``RestartBenchmark``, ``WatchBenchmark``): locations and
 /// POS events sent straight to the engine, without the network.
@@ -20,11 +21,14 @@ enum BenchmarkTraffic {
 
   /// Sends `count` RECEIPTs of `device` (sequence from 1) in batches, many batches in flight,
   /// through the engine without the network, and waits for every ack; throws if one was not
-  /// fully applied. `event(n)` places the n-th event.
+  /// fully applied. `event(n)` places the n-th event. Returns the log's write groups (one
+  /// `fdatasync` each) meanwhile.
+  @discardableResult
   static func send(
     to server: OmniStockServer, count: Int, eventsPerBatch: Int, device: String = "bench-build",
     event: @escaping @Sendable (Int) -> (location: Int, sku: Int, quantity: Int64)
-  ) async throws {
+  ) async throws -> UInt64 {
+    let groupsBefore = server.log.statistics.groupsWritten
     let ingestion = EventIngestion(writer: server.writer, directory: server.directory)
     let window = DispatchSemaphore(value: 4_096)
     let failures = Mutex<[String]>([])
@@ -61,5 +65,6 @@ enum BenchmarkTraffic {
     }
     all.wait()
     if let first = failures.withLock({ $0.first }) { throw BenchmarkFailure(first) }
+    return server.log.statistics.groupsWritten - groupsBefore
   }
 }

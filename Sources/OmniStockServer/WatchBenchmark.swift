@@ -13,6 +13,8 @@ public struct WatchBenchmark: Sendable {
     public var eventsPerSecond: Double
     /// Change notifications the watches took.
     public var notifications: Int
+    /// Events per `fdatasync` (group commit under this load).
+    public var eventsPerFsync: Double
   }
 
   public var directory: String
@@ -64,7 +66,7 @@ public struct WatchBenchmark: Sendable {
         }
       }
       let start = ContinuousClock.now
-      try await BenchmarkTraffic.send(to: server, count: events, eventsPerBatch: 10, device: "round-\(round)") { number in
+      let fsyncs = try await BenchmarkTraffic.send(to: server, count: events, eventsPerBatch: 10, device: "round-\(round)") { number in
         (location: number % 10, sku: (number * 7919) % skus, quantity: 1)
       }
       let elapsed = ContinuousClock.now - start
@@ -75,7 +77,10 @@ public struct WatchBenchmark: Sendable {
       var notifications = 0
       for drain in drains { notifications += await drain.value }
       let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-      rows.append(Row(name: name, eventsPerSecond: Double(events) / seconds, notifications: notifications))
+      rows.append(
+        Row(
+          name: name, eventsPerSecond: Double(events) / seconds, notifications: notifications,
+          eventsPerFsync: Double(events) / Double(max(1, fsyncs))))
     }
     try await server.close()
     return rows

@@ -6,7 +6,7 @@
   Health uses ``grpc_health.v1`` from grpcio-health-checking (a generated
   ``grpc`` package would clash with grpcio).
 * ``server``: one real ``omnistock serve`` process for the session, with
-  ``channel`` and the stubs ``admin``, ``ingest``, ``avail``, ``health`` on it;
+  ``channel`` and the stubs ``admin``, ``ingest``, ``avail``, ``health``, ``reservations`` on it;
   ``loc`` (a fresh declared location per test) and ``probe_location``.
 * ``server_factory``: starts dedicated servers (e.g. for the shutdown test, for
   exact counters, or to restart on the same data directory:
@@ -319,6 +319,12 @@ def health(channel):
 def admin(channel):
     from omnistock.v1 import admin_pb2_grpc
     return admin_pb2_grpc.AdminStub(channel)
+
+
+@pytest.fixture(scope="session")
+def reservations(channel):
+    from omnistock.v1 import reservations_pb2_grpc
+    return reservations_pb2_grpc.ReservationsStub(channel)
 
 
 @pytest.fixture

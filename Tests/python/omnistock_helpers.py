@@ -1,4 +1,5 @@
-"""Helpers shared by the Python grpcio suites (``test_interop.py``, ``test_engine.py``).
+"""Helpers shared by the Python grpcio suites (``test_interop.py``, ``test_engine.py``,
+``test_reservations.py``).
 
 Imported by test modules only (after ``conftest.pytest_configure`` has generated the
 ``omnistock.v1`` stubs and put them on ``sys.path``).
@@ -23,6 +24,7 @@ RPC_TIMEOUT = 30.0  # generous: only to turn a hang into a failure
 INVALID_ARGUMENT = grpc.StatusCode.INVALID_ARGUMENT.value[0]  # 3
 NOT_FOUND = grpc.StatusCode.NOT_FOUND.value[0]  # 5
 FAILED_PRECONDITION = grpc.StatusCode.FAILED_PRECONDITION.value[0]  # 9
+ALREADY_EXISTS = grpc.StatusCode.ALREADY_EXISTS.value[0]  # 6
 
 SALE = ingest_pb2.EVENT_TYPE_SALE
 RETURN = ingest_pb2.EVENT_TYPE_RETURN
@@ -63,15 +65,18 @@ def query(sku, location=None, group=None):
     return q
 
 
-def get(stub, sku, location):
+def get(stub, sku, location, min_lsn=0):
+    """One position; ``min_lsn`` (read-your-writes) waits until the index has applied it."""
     return stub.GetAvailability(
-        av_pb2.GetAvailabilityRequest(query=query(sku, location=location)),
+        av_pb2.GetAvailabilityRequest(query=query(sku, location=location),
+                                      options=common_pb2.ReadOptions(min_lsn=min_lsn)),
         timeout=RPC_TIMEOUT).availability
 
 
-def get_group(stub, sku, group):
+def get_group(stub, sku, group, min_lsn=0):
     return stub.GetAvailability(
-        av_pb2.GetAvailabilityRequest(query=query(sku, group=group)),
+        av_pb2.GetAvailabilityRequest(query=query(sku, group=group),
+                                      options=common_pb2.ReadOptions(min_lsn=min_lsn)),
         timeout=RPC_TIMEOUT).availability
 
 
