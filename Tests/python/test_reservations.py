@@ -389,6 +389,157 @@ def test_concurrent_reserves_never_oversell(race, block):
     assert stats(race.s.admin).active_reservations == race.successes
 
 
+def run_concurrently(calls, timeout=RPC_TIMEOUT * 2):
+    """Runs the zero-argument ``calls`` on one thread each, released together by a barrier;
+    returns [(code, response or details)] in call order."""
+    barrier = threading.Barrier(len(calls), timeout=30)
+    results: list = [None] * len(calls)
+
+    def worker(i):
+        try:
+            barrier.wait()
+            results[i] = (OK, calls[i]())
+        except grpc.RpcError as e:
+            results[i] = (e.code(), e.details())
+        except BaseException as e:
+            results[i] = ("exception", repr(e))
+
+    threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(len(calls))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=timeout)
+    assert not any(t.is_alive() for t in threads), "a call did not finish"
+    return results
+
+
+def test_concurrent_same_id_reserves_create_once(race):
+    """K threads send the same Reserve at once, 50 times: exactly one creates it, the others are
+    replays of the same reservation, and the units are held once."""
+    rng = random.Random(RACE_SEED - 1)
+    for trial in range(50):
+        sku, k, qty = uid("same-sku"), rng.randint(4, MAX_THREADS), rng.randint(1, 3)
+        stock(race.s.ingest, race.single, {sku: 5})
+        request = reserve_request(uid("same"), [line(sku, qty, location=race.single)], ttl=LONG_TTL)
+        results = run_concurrently([lambda i=i: race.stubs[i].Reserve(request, timeout=RPC_TIMEOUT)
+                                    for i in range(k)])
+        assert all(code == OK for code, _ in results), (trial, results)
+        race.successes += 1
+        assert sorted(resp.replayed for _, resp in results) == [False] + [True] * (k - 1), (trial, results)
+        assert len({resp.reservation.SerializeToString() for _, resp in results}) == 1, (trial, results)
+        r = results[0][1].reservation
+        assert position(race.s.avail, sku, race.single, min_lsn=r.lsn) == (5, qty, 5 - qty), trial
+    assert stats(race.s.admin).active_reservations == race.successes
+
+
+def _model(order, calls):
+    """Serial model of one 3-unit reservation under ``order`` (indices into ``calls``): the codes
+    per call and the final (state, committed, released)."""
+    state, committed, released, codes = ACTIVE, 0, 0, {}
+    for i in order:
+        call, held = calls[i], 3 - committed - released
+        if call == "extend":
+            codes[i] = OK if state == ACTIVE else PRECONDITION
+        elif call == "commit-all":
+            if state in (RELEASED, EXPIRED):
+                codes[i] = PRECONDITION
+            else:
+                codes[i], committed = OK, committed + (held if state == ACTIVE else 0)
+                state = COMMITTED
+        elif call == "commit-one":
+            if state in (RELEASED, EXPIRED):
+                codes[i] = PRECONDITION
+            else:
+                codes[i] = OK
+                if state == ACTIVE and committed == 0:
+                    committed = 1
+        elif call == "release":
+            if state == COMMITTED:
+                codes[i] = PRECONDITION
+            else:
+                codes[i], released = OK, released + (held if state == ACTIVE else 0)
+                state = RELEASED
+    return [codes[i] for i in range(len(calls))], (state, committed, released)
+
+
+def test_concurrent_commit_release_extend_are_linearizable(race):
+    """Commit (all), Commit (1 unit), Release and Extend of one reservation at once, 60 times:
+    the answers and the final reservation match some serial order of the four calls, and the
+    position agrees with it."""
+    import itertools
+    calls = ["commit-all", "commit-one", "release", "extend"]
+    outcomes = collections.Counter()
+    for trial in range(60):
+        sku, rid = uid("lin-sku"), uid("lin")
+        stock(race.s.ingest, race.single, {sku: 5})
+        reserve(race.s.rs, rid, [line(sku, 3, location=race.single)], ttl=LONG_TTL)
+        race.successes += 1
+        stubs = [race.stubs[i] for i in random.Random(trial).sample(range(MAX_THREADS), 4)]
+        fns = {
+            "commit-all": lambda s: s.Commit(rs_pb2.CommitRequest(reservation_id=rid), timeout=RPC_TIMEOUT),
+            "commit-one": lambda s: s.Commit(rs_pb2.CommitRequest(reservation_id=rid, lines=[commit_line(0, 1)]),
+                                             timeout=RPC_TIMEOUT),
+            "release": lambda s: s.Release(rs_pb2.ReleaseRequest(reservation_id=rid), timeout=RPC_TIMEOUT),
+            "extend": lambda s: s.Extend(rs_pb2.ExtendRequest(reservation_id=rid, ttl_seconds=LONG_TTL),
+                                         timeout=RPC_TIMEOUT),
+        }
+        results = run_concurrently([lambda c=c, s=s: fns[c](s) for c, s in zip(calls, stubs)])
+        codes = [code for code, _ in results]
+        final = get_res(race.s.rs, rid)
+        check_consistent(final)
+        a = final.lines[0].allocations[0]
+        observed = (codes, (final.state, a.committed, a.released))
+        assert any(_model(order, calls) == observed for order in itertools.permutations(range(4))), \
+            f"trial {trial}: no serial order explains {observed}: {results}"
+        if final.state == ACTIVE:
+            race.successes -= 0  # still held (1 committed, extended)
+        else:
+            race.successes -= 1
+        outcomes[STATE_NAMES[final.state]] += 1
+        held = 3 - a.committed - a.released
+        assert position(race.s.avail, sku, race.single, min_lsn=final.lsn) == \
+            (5 - a.committed, held, 5 - a.committed - held), f"trial {trial}: {final}"
+    assert stats(race.s.admin).active_reservations == race.successes
+    assert len(outcomes) >= 2, f"the race never went more than one way: {outcomes}"
+
+
+def test_commit_racing_expiry_either_commits_or_expires(race):
+    """20 reservations with ttl 1 s, each committed at a moment around its expiry (-100..+150 ms):
+    each ends COMMITTED (on_hand down) or EXPIRED (Commit refused, on_hand unchanged), never a
+    mix, and nothing stays reserved."""
+    rng = random.Random(RACE_SEED + 7)
+    made = []
+    for i in range(20):
+        sku, rid = uid("exp-sku"), uid("exp")
+        stock(race.s.ingest, race.single, {sku: 4})
+        made.append((sku, rid, reserve(race.s.rs, rid, [line(sku, 2, location=race.single)], ttl=1)))
+    targets = [r.expires_at_unix_ms + rng.randint(-100, 150) for _, _, r in made]
+
+    def committer(i):
+        def go():
+            wait_until_ms(targets[i], bound_s=3.0)
+            return race.stubs[i % MAX_THREADS].Commit(rs_pb2.CommitRequest(reservation_id=made[i][1]),
+                                                      timeout=RPC_TIMEOUT)
+        return go
+
+    results = run_concurrently([committer(i) for i in range(len(made))])
+    ends = collections.Counter()
+    for (sku, rid, _), (code, payload) in zip(made, results):
+        assert code in (OK, PRECONDITION), (rid, code, payload)
+        final = wait_state(race.s.rs, rid, COMMITTED if code == OK else EXPIRED, EXPIRY_SLACK_S)
+        if code == OK:
+            assert payload.reservation.state == COMMITTED
+            assert alloc_summary(final) == [[(race.single, 2, 2, 0)]], final
+            expected = (2, 0, 2)
+        else:
+            assert "EXPIRED" in payload, payload
+            assert alloc_summary(final) == [[(race.single, 2, 0, 2)]], final
+            expected = (4, 0, 4)
+        assert position(race.s.avail, sku, race.single, min_lsn=final.lsn) == expected, final
+        ends[STATE_NAMES[final.state]] += 1
+    assert stats(race.s.admin).active_reservations == race.successes
+
+
 # --------------------------------------------------------------------------
 # 2. crash and restart: expiry during downtime, exactly once; checkpoint recovery
 
@@ -710,10 +861,10 @@ def test_reserve_boundaries_accepted(reservations, admin, ingest, avail, loc):
     assert r.reference == "é" * 128
     r = reserve(reservations, uid("two-targets"), [line(sku, 1, location=loc), line(sku, 1, location=other)])
     assert alloc_summary(r) == [[(loc, 1, 0, 0)], [(other, 1, 0, 0)]]
-    many = [line(uid("m"), 1, location=loc) for _ in range(1000)]
-    # 1,000 lines of never-stocked SKUs cannot be reserved: refused, naming lines, nothing kept.
-    details = expect_error(reservations.Reserve, reserve_request(uid("many"), many), PRECONDITION)
-    assert "line 0" in details and "line 999" in details
+    many = [uid("m") for _ in range(1000)]
+    apply_events(ingest, [(loc, m, RECEIPT, 1) for m in many])
+    r = reserve(reservations, uid("many"), [line(m, 1, location=loc) for m in many])
+    assert [ln.allocated for ln in r.lines] == [1] * 1000
     r = reserve(reservations, uid("huge"), [line(sku, 1_000_000_000, location=other)], allow_partial=True)
     assert r.partial and alloc_summary(r) == [[(other, 9, 0, 0)]], r  # 10 - the 1 above
     assert position(avail, sku, other, min_lsn=r.lsn) == (10, 10, 0)
@@ -861,8 +1012,8 @@ def test_group_allocation_priority_then_split_exact(reservations, admin, ingest,
     stock(ingest, m2, {sku: 5})
     stock(ingest, m3, {sku: 3})
 
-    def step(qty, expected, **kw):
-        r = reserve(reservations, uid("g"), [line(sku, qty, group=grp)], **kw)
+    def step(qty, expected, item=None, **kw):
+        r = reserve(reservations, uid("g"), [line(item or sku, qty, group=grp)], **kw)
         check_consistent(r)
         assert alloc_summary(r) == [[(m, q, 0, 0) for m, q in expected]], r
         return r
@@ -882,8 +1033,8 @@ def test_group_allocation_priority_then_split_exact(reservations, admin, ingest,
     stock(ingest, m1, {sku2: 1})
     stock(ingest, m2, {sku2: 3})
     stock(ingest, m3, {sku2: 3})
-    step(6, [(m2, 3), (m3, 3)])
-    r = step(4, [(m1, 1)], allow_partial=True)
+    step(6, [(m2, 3), (m3, 3)], sku2)
+    r = step(4, [(m1, 1)], sku2, allow_partial=True)
     assert r.partial and r.lines[0].allocated == 1
 
     # Commit a split line: each member's on_hand goes down by its allocation.
@@ -891,7 +1042,7 @@ def test_group_allocation_priority_then_split_exact(reservations, admin, ingest,
     stock(ingest, m1, {sku3: 1})
     stock(ingest, m2, {sku3: 2})
     stock(ingest, m3, {sku3: 2})
-    r = step(5, [(m2, 2), (m3, 2), (m1, 1)])
+    r = step(5, [(m2, 2), (m3, 2), (m1, 1)], sku3)
     done = commit(reservations, r.reservation_id)
     assert done.state == COMMITTED and alloc_summary(done) == [[(m2, 2, 2, 0), (m3, 2, 2, 0), (m1, 1, 1, 0)]]
     for m in (m1, m2, m3):
@@ -1041,3 +1192,33 @@ def test_commit_line_by_location_on_split_line(reservations, admin, ingest, avai
     assert r.state == ACTIVE and alloc_summary(r) == [[(m2, 3, 0, 0), (m1, 2, 1, 0)]], r
     assert position(avail, sku, m1, min_lsn=r.lsn) == (1, 1, 0)
     assert position(avail, sku, m2, min_lsn=r.lsn) == (3, 3, 0)
+
+
+def _all_short_request(loc, n):
+    """A Reserve of ``n`` lines of never-stocked SKUs: every line is short."""
+    return reserve_request(uid("short"), [line(uid("never"), 1, location=loc) for _ in range(n)])
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "server bug: the FAILED_PRECONDITION message names every short line without bound and goes "
+    "out in the grpc-message trailer (~78 B a line); from ~105 short lines it exceeds grpc's "
+    "default 8 KiB metadata limit and a default grpcio client gets RESOURCE_EXHAUSTED "
+    "('received metadata size exceeds soft limit') instead of FAILED_PRECONDITION"))
+def test_refusal_of_many_short_lines_is_readable(reservations, loc):
+    got, details, _ = status_of(reservations.Reserve, _all_short_request(loc, 200))
+    assert got == PRECONDITION, f"{got.name}: {details[:200]!r}"
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "server bug: a Reserve of 1,000 lines that are all short is never answered (the call runs "
+    "into its deadline; from ~850 lines, when grpc-message passes ~64 KiB, even with unlimited "
+    "client metadata): the oversized trailer is not sent and the stream is left open"))
+def test_refusal_of_1000_short_lines_is_answered(reservations, loc):
+    request = _all_short_request(loc, 1000)
+    try:
+        reservations.Reserve(request, timeout=3)
+        code = OK
+    except grpc.RpcError as e:
+        code = e.code()
+    assert code not in (OK, grpc.StatusCode.DEADLINE_EXCEEDED), "no answer within 3 s"
+    assert code == PRECONDITION, code
