@@ -3,6 +3,24 @@
 /// Bytes outside printable ASCII (0x20...0x7E) and `%` itself are written as `%XX` (upper-case hex)
 /// of their UTF-8 bytes; decoding is lenient, as the protocol asks: a malformed escape is kept as is.
 public enum PercentEncoding {
+  /// The longest encoded `grpc-message` sent (clients commonly limit metadata to 8 KiB in all).
+  public static let maxEncodedBytes = 4_096
+
+  /// Encodes `message` for the `grpc-message` trailer, cut (never inside an escape) to
+  /// ``maxEncodedBytes`` with a note that it was.
+  public static func encodeBounded(_ message: String) -> [UInt8] {
+    var encoded = encode(message)
+    guard encoded.count > maxEncodedBytes else { return encoded }
+    let note = Array(" ... (message truncated)".utf8)
+    var cut = maxEncodedBytes - note.count
+    // Do not split a %XX escape.
+    if cut >= 1, encoded[cut - 1] == UInt8(ascii: "%") { cut -= 1 }
+    if cut >= 2, encoded[cut - 2] == UInt8(ascii: "%") { cut -= 2 }
+    encoded.removeSubrange(cut...)
+    encoded += note
+    return encoded
+  }
+
   /// Encodes `message` for the `grpc-message` trailer.
   public static func encode(_ message: String) -> [UInt8] {
     var out: [UInt8] = []

@@ -645,13 +645,18 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
   private func submitTrailers(session: OpaquePointer, stream: ServerStream, status: GRPCStatus) {
     withStatusFields(status, trailersOnly: false) { fields in
-      _ = nghttp2_submit_trailer(session, stream.id, fields.baseAddress, fields.count)
+      if nghttp2_submit_trailer(session, stream.id, fields.baseAddress, fields.count) != 0 {
+        // The trailers could not be queued: end the stream rather than leave the call hanging.
+        _ = nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), stream.id, NGHTTP2_INTERNAL_ERROR.rawValue)
+      }
     }
   }
 
   private func submitTrailersOnly(session: OpaquePointer, stream: ServerStream, status: GRPCStatus) {
     withStatusFields(status, trailersOnly: true) { fields in
-      _ = nghttp2_submit_response(session, stream.id, fields.baseAddress, fields.count, nil)
+      if nghttp2_submit_response(session, stream.id, fields.baseAddress, fields.count, nil) != 0 {
+        _ = nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), stream.id, NGHTTP2_INTERNAL_ERROR.rawValue)
+      }
     }
   }
 
@@ -679,7 +684,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         body(UnsafeMutableBufferPointer(rebasing: fields[0..<count]))
         return
       }
-      var encoded = PercentEncoding.encode(status.message)
+      var encoded = PercentEncoding.encodeBounded(status.message)
       encoded.withUnsafeMutableBufferPointer { message in
         // The message value is copied by libnghttp2 (no NO_COPY_VALUE flag): it only lives here.
         fields[count] = nghttp2_nv(

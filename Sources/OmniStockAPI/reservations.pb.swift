@@ -272,7 +272,9 @@ public nonisolated struct Omnistock_V1_ReserveRequest: Sendable {
   /// 1 to 1,000 lines. The same (sku, target) may not appear twice.
   public var lines: [Omnistock_V1_ReservationLine] = []
 
-  /// Time to live, 1 to 604,800 (7 days); 0 means 900 (15 minutes).
+  /// Time to live, 1 to 604,800 (7 days); 0 means 900 (15 minutes). Not part
+  /// of the content compared for idempotency: a retry with another TTL returns
+  /// the stored reservation (use Extend to change its expiry).
   public var ttlSeconds: UInt32 = 0
 
   /// When false (default) the reservation is all-or-nothing. When true each

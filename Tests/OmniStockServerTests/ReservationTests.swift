@@ -118,7 +118,7 @@ struct ReservationTests {
     }
     #expect(extended.expiresAtUnixMs > created.expiresAtUnixMs && extended.ttlSeconds == 600)
     func commit(_ quantity: Int64?, releaseRemainder: Bool = false) async throws -> Omnistock_V1_Reservation {
-      try await engine.reservation { state, _ throws(GRPCStatus) in
+      try await engine.reservation { state, now throws(GRPCStatus) in
         var request = Omnistock_V1_CommitRequest()
         request.reservationID = "t1"
         request.releaseRemainder = releaseRemainder
@@ -129,14 +129,16 @@ struct ReservationTests {
           line.quantity = quantity
           request.lines = [line]
         }
-        return try ReservationDecisions.commit(request, book: state.reservations)
+        return try ReservationDecisions.commit(request, nowUnixMs: now, book: state.reservations)
       }.0
     }
     let partly = try await commit(2)
     #expect(partly.state == .active && partly.lines[0].committed == 2 && partly.lines[0].held == 4)
+    #expect(try await commit(2) == partly, "the quantity is cumulative: committing 2 again changes nothing")
     let position = engine.index.position(sku: sku, location: "store-a", nowUnixMs: 0)!
     #expect(position.state.onHand == 8 && position.state.reserved == 4)
-    #expect(await Self.code { _ = try await commit(5) } == .invalidArgument, "more than is held")
+    #expect(await Self.code { _ = try await commit(7) } == .invalidArgument, "more than the line holds")
+    #expect(try await commit(3).lines[0].committed == 3, "up to 3 in all")
     let done = try await commit(nil)
     #expect(done.state == .committed && done.lines[0].committed == 6)
     #expect(reserved(engine, sku, "store-a") == 0 && engine.onHand(sku, at: "store-a") == 4)
@@ -221,11 +223,11 @@ struct ReservationTests {
         }
       case 4, 5:
         guard let id = ids.randomElement(using: &random) else { continue }
-        _ = try? await engine.reservation { state, _ throws(GRPCStatus) in
+        _ = try? await engine.reservation { state, now throws(GRPCStatus) in
           var request = Omnistock_V1_CommitRequest()
           request.reservationID = id
           request.releaseRemainder = Bool.random()
-          return try ReservationDecisions.commit(request, book: state.reservations)
+          return try ReservationDecisions.commit(request, nowUnixMs: now, book: state.reservations)
         }
       case 6:
         guard let id = ids.randomElement(using: &random) else { continue }

@@ -73,7 +73,7 @@ enum ReservationDecisions {
       }
     }
     if let existing = book[request.reservationID] {
-      guard sameContent(existing, request, ttl: ttl) else {
+      guard sameContent(existing, request) else {
         throw GRPCStatus(
           .alreadyExists,
           "reservation '\(request.reservationID)' exists with different content; use a new id for a different reservation")
@@ -129,9 +129,10 @@ enum ReservationDecisions {
     ReservationTotals.recompute(&reservation)
     let allocated = reservation.lines.reduce(0) { $0 + $1.allocated }
     if !short.isEmpty && (!request.allowPartial || allocated == 0) {
+      let listed = short.prefix(10).joined(separator: "; ") + (short.count > 10 ? "; and \(short.count - 10) more lines" : "")
       throw GRPCStatus(
         .failedPrecondition,
-        "not enough available stock: " + short.joined(separator: "; ") + "; nothing was reserved"
+        "not enough available stock: " + listed + "; nothing was reserved"
           + (request.allowPartial ? "" : " (set allow_partial to take what is available)"))
     }
     return .write(.created(reservation))
@@ -173,9 +174,10 @@ enum ReservationDecisions {
     }
   }
 
-  private static func sameContent(_ existing: Omnistock_V1_Reservation, _ request: Omnistock_V1_ReserveRequest, ttl: UInt32) -> Bool {
+  /// The content compared for idempotency: lines, allow_partial, reference (not the TTL).
+  private static func sameContent(_ existing: Omnistock_V1_Reservation, _ request: Omnistock_V1_ReserveRequest) -> Bool {
     existing.lines.map(\.line) == request.lines && existing.allowPartial == request.allowPartial
-      && existing.reference == request.reference && existing.createdTTLMatches(ttl)
+      && existing.reference == request.reference
   }
 
   // MARK: - Extend, Commit, Release
@@ -183,7 +185,7 @@ enum ReservationDecisions {
   static func extend(_ request: Omnistock_V1_ExtendRequest, nowUnixMs now: Int64, book: ReservationBook) throws(GRPCStatus)
     -> Decision
   {
-    let reservation = try active(request.reservationID, book: book, call: "Extend")
+    let reservation = try active(request.reservationID, book: book, call: "Extend", nowUnixMs: now)
     let ttl = try ttlSeconds(request.ttlSeconds)
     var extended = Omnistock_Log_V1_ReservationExtended()
     extended.reservationID = reservation.reservationID
@@ -192,8 +194,15 @@ enum ReservationDecisions {
     return .write(.extended(extended))
   }
 
-  static func commit(_ request: Omnistock_V1_CommitRequest, book: ReservationBook) throws(GRPCStatus) -> Decision {
+  static func commit(_ request: Omnistock_V1_CommitRequest, nowUnixMs now: Int64, book: ReservationBook) throws(GRPCStatus)
+    -> Decision
+  {
     let reservation = try existing(request.reservationID, book: book)
+    if reservation.state == .active && reservation.expiresAtUnixMs <= now {
+      throw GRPCStatus(
+        .failedPrecondition,
+        "reservation '\(reservation.reservationID)' is EXPIRED (at \(reservation.expiresAtUnixMs) ms); nothing to commit")
+    }
     switch reservation.state {
     case .committed: return .unchanged(reservation, replayed: false)
     case .released, .expired:
@@ -205,7 +214,8 @@ enum ReservationDecisions {
     var settled = Omnistock_Log_V1_ReservationSettled()
     settled.reservationID = reservation.reservationID
     settled.reason = .commit
-    var committing: [String: Int64] = [:]  // "line/location" -> quantity
+    // Units to commit now, per "line/location".
+    var committing: [String: Int64] = [:]
     if request.lines.isEmpty {
       for (line, slot, held) in ReservationTotals.held(reservation) {
         committing["\(line)/\(reservation.lines[line].allocations[slot].locationID)"] = held
@@ -215,20 +225,33 @@ enum ReservationDecisions {
         guard Int(commit.lineIndex) < reservation.lines.count else {
           throw GRPCStatus(.invalidArgument, "lines[\(number)].line_index \(commit.lineIndex) is not a line of the reservation")
         }
-        let line = reservation.lines[Int(commit.lineIndex)]
-        let location = commit.locationID.isEmpty && line.allocations.count == 1 ? line.allocations[0].locationID : commit.locationID
-        guard let allocation = line.allocations.first(where: { $0.locationID == location }) else {
-          throw GRPCStatus(
-            .invalidArgument, "lines[\(number)]: location '\(location)' holds nothing for line \(commit.lineIndex)")
+        guard commit.quantity >= 0 else {
+          throw GRPCStatus(.invalidArgument, "lines[\(number)].quantity must be >= 0 (0 commits everything held)")
         }
-        let key = "\(commit.lineIndex)/\(location)"
-        let held = allocation.quantity - allocation.committed - allocation.released - (committing[key] ?? 0)
-        guard commit.quantity >= 1, commit.quantity <= held else {
+        let line = reservation.lines[Int(commit.lineIndex)]
+        // `quantity` is the cumulative total to have committed (0: everything), for one
+        // allocation or, without location_id, for the line's allocations in allocation order.
+        let allocations = commit.locationID.isEmpty ? line.allocations : line.allocations.filter { $0.locationID == commit.locationID }
+        guard !allocations.isEmpty else {
+          throw GRPCStatus(
+            .invalidArgument, "lines[\(number)]: location '\(commit.locationID)' holds nothing for line \(commit.lineIndex)")
+        }
+        let committable = allocations.reduce(0) { $0 + $1.quantity - $1.released }
+        let target = commit.quantity == 0 ? committable : commit.quantity
+        guard target <= committable else {
           throw GRPCStatus(
             .invalidArgument,
-            "lines[\(number)]: quantity \(commit.quantity) is not within 1...\(held), what line \(commit.lineIndex) still holds at '\(location)'")
+            "lines[\(number)]: quantity \(commit.quantity) exceeds the \(committable) units line \(commit.lineIndex) can commit"
+              + (commit.locationID.isEmpty ? "" : " at '\(commit.locationID)'"))
         }
-        committing[key, default: 0] += commit.quantity
+        var more = target - allocations.reduce(0) { $0 + $1.committed }
+        for allocation in allocations where more > 0 {
+          let key = "\(commit.lineIndex)/\(allocation.locationID)"
+          let held = allocation.quantity - allocation.committed - allocation.released - (committing[key] ?? 0)
+          let now = min(more, held)
+          if now > 0 { committing[key, default: 0] += now }
+          more -= max(0, now)
+        }
       }
     }
     for (line, slot, held) in ReservationTotals.held(reservation) {
@@ -294,11 +317,18 @@ enum ReservationDecisions {
     return reservation
   }
 
-  private static func active(_ id: String, book: ReservationBook, call: String) throws(GRPCStatus) -> Omnistock_V1_Reservation {
+  private static func active(_ id: String, book: ReservationBook, call: String, nowUnixMs now: Int64) throws(GRPCStatus)
+    -> Omnistock_V1_Reservation
+  {
     let reservation = try existing(id, book: book)
     guard reservation.state == .active else {
       throw GRPCStatus(
         .failedPrecondition, "reservation '\(id)' is \(ReservationTotals.name(reservation.state)); \(call) needs an ACTIVE one")
+    }
+    // Past its expiry it is as good as expired, even before the expiry task has released it.
+    guard reservation.expiresAtUnixMs > now else {
+      throw GRPCStatus(
+        .failedPrecondition, "reservation '\(id)' is EXPIRED (at \(reservation.expiresAtUnixMs) ms); \(call) needs an ACTIVE one")
     }
     return reservation
   }
@@ -309,13 +339,5 @@ enum ReservationDecisions {
       throw GRPCStatus(.invalidArgument, "ttl_seconds must be 1...\(maxTTLSeconds) (7 days), or 0 for 900; got \(requested)")
     }
     return requested
-  }
-}
-
-extension Omnistock_V1_Reservation {
-  /// Whether a repeated Reserve's TTL matches: the TTL it was created with (an Extend changes
-  /// `ttl_seconds`, so after one, any TTL matches).
-  fileprivate func createdTTLMatches(_ ttl: UInt32) -> Bool {
-    ttlSeconds == ttl || expiresAtUnixMs != createdAtUnixMs + Int64(ttlSeconds) * 1000
   }
 }

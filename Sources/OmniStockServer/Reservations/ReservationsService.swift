@@ -46,8 +46,8 @@ public struct ReservationsService: Sendable {
     }
     router.unaryDeferred(OmniStockMethods.Reservations.commit) {
       (request: Omnistock_V1_CommitRequest, _, responder: ProtobufUnaryResponder<Omnistock_V1_CommitResponse>) in
-      Self.run(writer, responder, { state, _ throws(GRPCStatus) in
-        try ReservationDecisions.commit(request, book: state.reservations)
+      Self.run(writer, responder, { state, now throws(GRPCStatus) in
+        try ReservationDecisions.commit(request, nowUnixMs: now, book: state.reservations)
       }) { reservation, _ in
         var response = Omnistock_V1_CommitResponse()
         response.reservation = reservation
