@@ -175,10 +175,11 @@ struct ServerBehaviourTests {
         }
       })
     try await withServer(router) { client in
-      // Long enough that the call reaches the server even on a loaded machine (the test checks
-      // what the handler experiences), short enough to keep the test quick.
+      // Long enough that the call reaches the server even on a loaded machine (other suites run
+      // in parallel on 2 cores; the test checks what the handler experiences), short enough to
+      // keep the test quick.
       var options = CallOptions.defaults
-      options.timeout = .seconds(2)
+      options.timeout = .seconds(6)
       do {
         try await client.bidirectionalStreaming(
           request: StreamingClientRequest(of: [UInt8].self) { _ in }, descriptor: descriptor("Slow"),
