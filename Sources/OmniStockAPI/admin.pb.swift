@@ -704,31 +704,34 @@ public nonisolated struct Omnistock_V1_GetStatsResponse: @unchecked Sendable {
     set {_uniqueStorage()._eventsPerSecond = newValue}
   }
 
-  /// Events received since start (all outcomes).
+  /// Events received (all outcomes). The event counters count since the data
+  /// directory was created (kept in checkpoints and rebuilt from the log);
+  /// DUPLICATE and REJECTED events change nothing and are not logged, so
+  /// their counts carry over a restart only as of the last checkpoint.
   public var eventsTotal: UInt64 {
     get {_storage._eventsTotal}
     set {_uniqueStorage()._eventsTotal = newValue}
   }
 
-  /// Events acknowledged DUPLICATE since start.
+  /// Events acknowledged DUPLICATE.
   public var duplicatesTotal: UInt64 {
     get {_storage._duplicatesTotal}
     set {_uniqueStorage()._duplicatesTotal = newValue}
   }
 
-  /// Events acknowledged GAP since start.
+  /// Events acknowledged GAP.
   public var gapsTotal: UInt64 {
     get {_storage._gapsTotal}
     set {_uniqueStorage()._gapsTotal = newValue}
   }
 
-  /// Events acknowledged SUPERSEDED since start.
+  /// Events acknowledged SUPERSEDED.
   public var supersededTotal: UInt64 {
     get {_storage._supersededTotal}
     set {_uniqueStorage()._supersededTotal = newValue}
   }
 
-  /// Events acknowledged REJECTED since start.
+  /// Events acknowledged REJECTED.
   public var rejectedTotal: UInt64 {
     get {_storage._rejectedTotal}
     set {_uniqueStorage()._rejectedTotal = newValue}
