@@ -405,9 +405,6 @@ public nonisolated struct Omnistock_Log_V1_CheckpointEngine: Sendable {
 
   public var exceptions: [Omnistock_V1_StockException] = []
 
-  /// Positions with negative on-hand, when and by which change they went negative.
-  public var negative: [Omnistock_Log_V1_NegativePosition] = []
-
   public var nextExceptionID: UInt64 = 0
 
   public var eventsTotal: UInt64 = 0
@@ -603,6 +600,39 @@ public nonisolated struct Omnistock_Log_V1_CheckpointReservations: Sendable {
   // methods supported on all messages.
 
   public var reservations: [Omnistock_V1_Reservation] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Checkpoint section 8: recently applied deltas with their event times (what a late count or
+/// snapshot adds back), in columns.
+public nonisolated struct Omnistock_Log_V1_CheckpointRecentDeltas: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var skus: [String] = []
+
+  public var locationIds: [String] = []
+
+  public var eventTimeUnixMs: [Int64] = []
+
+  public var amounts: [Int64] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Checkpoint section 9: positions with negative on-hand (in chunks).
+public nonisolated struct Omnistock_Log_V1_CheckpointNegativePositions: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var positions: [Omnistock_Log_V1_NegativePosition] = []
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1171,7 +1201,7 @@ nonisolated extension Omnistock_Log_V1_CheckpointDevices: SwiftProtobuf.Message,
 
 nonisolated extension Omnistock_Log_V1_CheckpointEngine: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".CheckpointEngine"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}exceptions\0\u{3}next_exception_id\0\u{3}events_total\0\u{3}duplicates_total\0\u{3}gaps_total\0\u{3}superseded_total\0\u{3}rejected_total\0\u{1}negative\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}exceptions\0\u{3}next_exception_id\0\u{3}events_total\0\u{3}duplicates_total\0\u{3}gaps_total\0\u{3}superseded_total\0\u{3}rejected_total\0\u{c}\u{8}\u{1}")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1186,7 +1216,6 @@ nonisolated extension Omnistock_Log_V1_CheckpointEngine: SwiftProtobuf.Message, 
       case 5: try { try decoder.decodeSingularUInt64Field(value: &self.gapsTotal) }()
       case 6: try { try decoder.decodeSingularUInt64Field(value: &self.supersededTotal) }()
       case 7: try { try decoder.decodeSingularUInt64Field(value: &self.rejectedTotal) }()
-      case 8: try { try decoder.decodeRepeatedMessageField(value: &self.negative) }()
       default: break
       }
     }
@@ -1214,15 +1243,11 @@ nonisolated extension Omnistock_Log_V1_CheckpointEngine: SwiftProtobuf.Message, 
     if self.rejectedTotal != 0 {
       try visitor.visitSingularUInt64Field(value: self.rejectedTotal, fieldNumber: 7)
     }
-    if !self.negative.isEmpty {
-      try visitor.visitRepeatedMessageField(value: self.negative, fieldNumber: 8)
-    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Omnistock_Log_V1_CheckpointEngine, rhs: Omnistock_Log_V1_CheckpointEngine) -> Bool {
     if lhs.exceptions != rhs.exceptions {return false}
-    if lhs.negative != rhs.negative {return false}
     if lhs.nextExceptionID != rhs.nextExceptionID {return false}
     if lhs.eventsTotal != rhs.eventsTotal {return false}
     if lhs.duplicatesTotal != rhs.duplicatesTotal {return false}
@@ -1527,6 +1552,81 @@ nonisolated extension Omnistock_Log_V1_CheckpointReservations: SwiftProtobuf.Mes
 
   public static func ==(lhs: Omnistock_Log_V1_CheckpointReservations, rhs: Omnistock_Log_V1_CheckpointReservations) -> Bool {
     if lhs.reservations != rhs.reservations {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Omnistock_Log_V1_CheckpointRecentDeltas: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CheckpointRecentDeltas"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}skus\0\u{3}location_ids\0\u{3}event_time_unix_ms\0\u{1}amounts\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedStringField(value: &self.skus) }()
+      case 2: try { try decoder.decodeRepeatedStringField(value: &self.locationIds) }()
+      case 3: try { try decoder.decodeRepeatedInt64Field(value: &self.eventTimeUnixMs) }()
+      case 4: try { try decoder.decodeRepeatedSInt64Field(value: &self.amounts) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.skus.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.skus, fieldNumber: 1)
+    }
+    if !self.locationIds.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.locationIds, fieldNumber: 2)
+    }
+    if !self.eventTimeUnixMs.isEmpty {
+      try visitor.visitPackedInt64Field(value: self.eventTimeUnixMs, fieldNumber: 3)
+    }
+    if !self.amounts.isEmpty {
+      try visitor.visitPackedSInt64Field(value: self.amounts, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Omnistock_Log_V1_CheckpointRecentDeltas, rhs: Omnistock_Log_V1_CheckpointRecentDeltas) -> Bool {
+    if lhs.skus != rhs.skus {return false}
+    if lhs.locationIds != rhs.locationIds {return false}
+    if lhs.eventTimeUnixMs != rhs.eventTimeUnixMs {return false}
+    if lhs.amounts != rhs.amounts {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Omnistock_Log_V1_CheckpointNegativePositions: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CheckpointNegativePositions"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}positions\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.positions) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.positions.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.positions, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Omnistock_Log_V1_CheckpointNegativePositions, rhs: Omnistock_Log_V1_CheckpointNegativePositions) -> Bool {
+    if lhs.positions != rhs.positions {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

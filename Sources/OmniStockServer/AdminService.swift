@@ -32,8 +32,10 @@ public struct AdminService: Sendable {
       var record = Omnistock_Log_V1_LocationRecord()
       record.location = request.location
       record.serverTimeUnixMs = WallClock.nowUnixMs()
-      Self.write(writer, .location, record, responder, validate: { () throws(GRPCStatus) in try directory.validate(request.location) }) { lsn in
+      let index = writer.index
+      Self.write(writer, .location, record, responder, validate: { () throws(GRPCStatus) in try directory.validate(request.location) }) { state, lsn in
         let (location, created) = directory.apply(record.location, lsn: lsn, nowUnixMs: record.serverTimeUnixMs)
+        state.noteSettingsChanged(atLocations: [record.location.locationID], index: index)
         var response = Omnistock_V1_UpsertLocationResponse()
         response.location = location
         response.created = created
@@ -80,8 +82,10 @@ public struct AdminService: Sendable {
       var record = Omnistock_Log_V1_GroupRecord()
       record.group = request.group
       record.serverTimeUnixMs = WallClock.nowUnixMs()
-      Self.write(writer, .group, record, responder, validate: { () throws(GRPCStatus) in try directory.validate(request.group) }) { lsn in
+      let index = writer.index
+      Self.write(writer, .group, record, responder, validate: { () throws(GRPCStatus) in try directory.validate(request.group) }) { state, lsn in
         let (group, created) = directory.apply(record.group, lsn: lsn, nowUnixMs: record.serverTimeUnixMs)
+        state.noteSettingsChanged(atLocations: record.group.locationIds, index: index)
         var response = Omnistock_V1_UpsertGroupResponse()
         response.group = group
         response.created = created
@@ -125,7 +129,7 @@ public struct AdminService: Sendable {
   /// Logs `record`, applies it, and answers once it is durable.
   static func write<Record: SwiftProtobuf.Message, Response: SwiftProtobuf.Message>(
     _ writer: StockWriter, _ type: LogRecordType, _ record: Record, _ responder: ProtobufUnaryResponder<Response>,
-    validate: () throws(GRPCStatus) -> Void, apply: @escaping (UInt64) -> Response
+    validate: () throws(GRPCStatus) -> Void, apply: @escaping (inout EngineState, UInt64) -> Response
   ) {
     let payload: [UInt8]
     do {
@@ -133,7 +137,7 @@ public struct AdminService: Sendable {
     } catch {
       return responder.fail(error)
     }
-    writer.write(type: type, payloads: [payload], validate: validate, apply: { _, lsn in apply(lsn) }) { result in
+    writer.write(type: type, payloads: [payload], validate: validate, apply: apply) { result in
       switch result {
       case .success(let response): responder.respond(response)
       case .failure(let status): responder.fail(status)

@@ -1,6 +1,6 @@
 public import GRPCNGHTTP2
 import OmniStockAPI
-public import StockIndex
+import StockIndex
 
 #if canImport(Glibc)
 import Glibc
@@ -21,14 +21,13 @@ public struct AvailabilityService: Sendable {
 
   let index: StockIndex
   let directory: LocationDirectory
-  let waiters: AppliedLSNWaiters
-  let watches: WatchHub
+  let writer: StockWriter
+  var waiters: AppliedLSNWaiters { writer.appliedWaiters }
 
-  public init(index: StockIndex, directory: LocationDirectory, waiters: AppliedLSNWaiters, watches: WatchHub) {
-    self.index = index
+  public init(writer: StockWriter, directory: LocationDirectory) {
+    self.index = writer.index
     self.directory = directory
-    self.waiters = waiters
-    self.watches = watches
+    self.writer = writer
   }
 
   /// Adds this service's methods to `router`.
@@ -51,7 +50,7 @@ public struct AvailabilityService: Sendable {
         try self.whereAvailable(request, nowUnixMs: WallClock.nowUnixMs())
       }
     }
-    let watch = AvailabilityWatch(index: index, hub: watches, waiters: waiters)
+    let watch = AvailabilityWatch(writer: writer)
     router.serverStreaming(OmniStockMethods.Availability.watchAvailability) {
       (request: Omnistock_V1_WatchAvailabilityRequest, responses, context) in
       try await watch.run(request, responses: responses, context: context)

@@ -111,7 +111,10 @@ public final class OmniStockServer: Service, Sendable {
       do {
         checkpoint = try CheckpointReader(path: candidate.path)
       } catch {
-        logger.error("checkpoint unusable, trying an older one", metadata: ["error": "\(error)"])
+        logger.error(
+          "checkpoint unusable, set aside as .damaged; trying an older one",
+          metadata: ["file": "\(candidate.path)", "error": "\(error)"])
+        try CheckpointWriter.setAside(candidate.path)
         continue
       }
       logger.info("restoring checkpoint", metadata: ["file": "\(candidate.path)"])
@@ -174,9 +177,7 @@ public final class OmniStockServer: Service, Sendable {
     startedAtUnixMs: Int64
   ) -> RPCRouter {
     var router = RPCRouter()
-    AvailabilityService(
-      index: writer.index, directory: directory, waiters: writer.appliedWaiters, watches: writer.watches
-    ).register(into: &router)
+    AvailabilityService(writer: writer, directory: directory).register(into: &router)
     IngestService(writer: writer, directory: directory).register(into: &router)
     AdminService(writer: writer, directory: directory, checkpointer: checkpointer, startedAtUnixMs: startedAtUnixMs)
       .register(into: &router)

@@ -63,7 +63,7 @@ public final class StockWriter: Sendable {
           let lsn = try append(type, payloads, joined)
           let value = apply(&state, lsn)
           index.noteApplied(lsn)
-          return .applied(value)
+          return .applied(value, lsn)
         case .answer(let value):
           return .waitFor(log.nextLSN - 1, value)
         }
@@ -72,8 +72,7 @@ public final class StockWriter: Sendable {
       }
     }
     switch outcome {
-    case .applied(let value):
-      let lsn = index.lsn
+    case .applied(let value, let lsn):
       watches.publish(changed, lsn: lsn)
       appliedWaiters.applied(lsn)
       joined.applied(value)
@@ -149,7 +148,7 @@ public final class StockWriter: Sendable {
 
 /// How a write's decision turned out, before durability.
 private enum WriteOutcome<Value> {
-  case applied(Value)
+  case applied(Value, UInt64)
   case waitFor(UInt64, Value)
   case refused(GRPCStatus)
 }

@@ -257,7 +257,9 @@ public final class StockIndex: @unchecked Sendable {
     return outcomes
   }
 
-  /// Applies one update under `lsn`.
+  /// Applies one update under `lsn`. Does not advance ``lsn``: the caller reports the record
+  /// applied with ``noteApplied(_:)`` once all of its updates are, so that a reader never sees an
+  /// LSN whose record is half applied.
   public func apply(_ update: StockUpdate, lsn: UInt64, nowUnixMs: Int64) -> StockUpdateOutcome {
     precondition(Int(update.location) <= Self.maxLocations && Int(update.sku) <= Self.maxSKUs)
     let outcome = modify(sku: update.sku, location: update.location, lsn: lsn) { before in
@@ -270,7 +272,6 @@ public final class StockIndex: @unchecked Sendable {
       return after
     }
     if case .applied = outcome { locationTable.noteUpdate(update.location, atUnixMs: nowUnixMs) }
-    noteApplied(lsn)
     return outcome
   }
 

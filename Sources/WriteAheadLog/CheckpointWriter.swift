@@ -17,7 +17,8 @@ import Darwin
 /// - The file is written as `<name>.tmp`, `fdatasync`ed, renamed to its final name, and the
 ///   directory synced: a file with a checkpoint name is complete (``CheckpointReader`` still
 ///   verifies every checksum and the end section).
-/// - ``commit()`` keeps the newest ``retained`` checkpoints and deletes older ones.
+/// - ``commit(lsn:replayFrom:)`` publishes the file; ``prune(directory:)`` then deletes all but
+///   the newest ``retained`` (call it only once the new file was read back and verified).
 /// - Memory stays bounded: sections are written out once ``flushBytes`` are buffered.
 public final class CheckpointWriter {
   /// Section type of the closing section.
@@ -63,11 +64,10 @@ public final class CheckpointWriter {
     if buffer.count >= Self.flushBytes { try flush() }
   }
 
-  /// Ends the file, makes it durable and visible under its name (see ``CheckpointName``), and
-  /// deletes checkpoints beyond the newest ``retained``. Returns the retained checkpoints, newest
-  /// first.
+  /// Ends the file and makes it durable and visible under its name (see ``CheckpointName``).
+  /// Returns its path.
   @discardableResult
-  public func commit(lsn: UInt64, replayFrom: UInt64) throws(LogFailure) -> [(path: String, lsn: UInt64, replayFrom: UInt64)] {
+  public func commit(lsn: UInt64, replayFrom: UInt64) throws(LogFailure) -> String {
     let path = directory + "/" + CheckpointName.make(lsn: lsn, replayFrom: replayFrom)
     var count = sections.littleEndian
     let payload = withUnsafeBytes(of: &count) { Array($0) }
@@ -79,10 +79,23 @@ public final class CheckpointWriter {
     descriptor = -1
     try FileIO.rename(temporary, path)
     try FileIO.syncDirectory(directory)
+    return path
+  }
+
+  /// Deletes all checkpoints of `directory` but the newest ``retained``; returns those kept,
+  /// newest first.
+  @discardableResult
+  public static func prune(directory: String) throws(LogFailure) -> [(path: String, lsn: UInt64, replayFrom: UInt64)] {
     let all = try CheckpointReader.checkpoints(in: directory)
-    for old in all.dropFirst(Self.retained) { try FileIO.unlink(old.path) }
-    if all.count > Self.retained { try FileIO.syncDirectory(directory) }
-    return Array(all.prefix(Self.retained))
+    for old in all.dropFirst(retained) { try FileIO.unlink(old.path) }
+    if all.count > retained { try FileIO.syncDirectory(directory) }
+    return Array(all.prefix(retained))
+  }
+
+  /// Moves a checkpoint that failed verification aside (`<name>.damaged`), so it is neither used
+  /// nor counted among the retained ones.
+  public static func setAside(_ path: String) throws(LogFailure) {
+    try FileIO.rename(path, path + ".damaged")
   }
 
   private func flush() throws(LogFailure) {

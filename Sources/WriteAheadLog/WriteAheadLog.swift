@@ -120,14 +120,22 @@ public final class WriteAheadLog: @unchecked Sendable {
     _ configuration: Configuration, afterLSN: UInt64 = 0, requiredThrough: UInt64 = 0,
     onFailure: @escaping @Sendable (LogFailure) -> Void, replay: (LogRecord) throws -> Void
   ) throws -> (log: WriteAheadLog, recovery: LogRecovery.Outcome) {
-    if afterLSN > 0 {
-      try FileIO.makeDirectory(configuration.directory)
-      let first = try FileIO.list(configuration.directory).compactMap { SegmentName.firstLSN(of: $0) }.min()
-      guard let first, first <= afterLSN + 1 else {
-        throw LogFailure(
-          "the log in \(configuration.directory) starts at LSN \(first.map(String.init) ?? "none"), but the checkpoint "
-            + "needs it from LSN \(afterLSN + 1): log segments are missing")
-      }
+    try FileIO.makeDirectory(configuration.directory)
+    let first = try FileIO.list(configuration.directory).compactMap { SegmentName.firstLSN(of: $0) }.min()
+    // The log must hold every record recovery needs: from the start (no checkpoint) or from the
+    // checkpoint's replay point. Segments a checkpoint made unnecessary may have been deleted, so
+    // a log that starts later means that checkpoint is gone or unreadable: never start without it.
+    if let first, first > afterLSN + 1 {
+      throw LogFailure(
+        "the log in \(configuration.directory) starts at LSN \(first), but recovery needs it from LSN \(afterLSN + 1): "
+          + (afterLSN == 0
+            ? "the checkpoint that covers the earlier records is missing or unreadable (see checkpoints/)"
+            : "log segments are missing"))
+    }
+    if first == nil && afterLSN > 0 {
+      throw LogFailure(
+        "the log in \(configuration.directory) is empty, but the checkpoint needs it from LSN \(afterLSN + 1): "
+          + "log segments are missing")
     }
     let outcome = try LogRecovery.recover(
       directory: configuration.directory, repair: configuration.repair, maxPayloadBytes: configuration.maxPayloadBytes,

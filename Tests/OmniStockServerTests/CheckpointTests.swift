@@ -97,6 +97,30 @@ struct CheckpointTests {
     try await restarted.destroy()
   }
 
+  @Test("when no checkpoint is readable and the log no longer starts at 1, the server refuses to start")
+  func noUsableCheckpointRefusesStart() async throws {
+    let engine = try await Self.engine(segmentBytes: 32 << 10)
+    var random = SystemRandomNumberGenerator()
+    try await EngineWorkload.run(on: engine, batches: 600, using: &random)
+    _ = try await engine.server.checkpointer.checkpoint()
+    try await EngineWorkload.run(on: engine, batches: 400, using: &random)
+    let second = try await engine.server.checkpointer.checkpoint()
+    #expect(second.removedSegments > 0, "the log's first segments are gone")
+    try await engine.close()
+    let directory = engine.directory + "/checkpoints"
+    for name in try FileManager.default.contentsOfDirectory(atPath: directory) where name.hasSuffix(".ckpt") {
+      var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: directory + "/" + name)))
+      bytes[bytes.count / 3] ^= 0x01
+      try Data(bytes).write(to: URL(fileURLWithPath: directory + "/" + name))
+    }
+    #expect {
+      _ = try InProcessEngine(directory: engine.directory)
+    } throws: { error in
+      "\(error)".contains("checkpoint")
+    }
+    try? FileManager.default.removeItem(atPath: engine.directory)
+  }
+
   @Test("a checkpoint whose log records are missing refuses to start, naming what is missing")
   func missingLogRefusesStart() async throws {
     let engine = try await Self.engine(segmentBytes: 64 << 10)

@@ -72,9 +72,7 @@ struct EngineReadTests {
       Fixtures.event(seq: 1, location: "store-quick", sku: sku, type: .receipt, quantity: 5),
       Fixtures.event(seq: 2, location: "store-slow", sku: sku, type: .receipt, quantity: 7),
     ])
-    let service = AvailabilityService(
-      index: engine.index, directory: engine.server.directory, waiters: engine.writer.appliedWaiters,
-      watches: engine.writer.watches)
+    let service = AvailabilityService(writer: engine.writer, directory: engine.server.directory)
     func read(location: String? = nil, group: String? = nil, excludeStale: Bool, at now: Int64) throws -> Omnistock_V1_PositionAvailability {
       var request = Omnistock_V1_GetAvailabilityRequest()
       request.query.sku = sku

@@ -105,8 +105,18 @@ struct EngineTests {
       Fixtures.event(device: "pos", seq: 5, sku: other, type: .count, quantity: 18, time: Self.t0 + 10_000),
     ])
     #expect(engine.onHand(other, at: "store-1") == 13)
+    // A checkpoint and a restart remember the recent deltas: a late count after them is corrected too.
+    let third = Fixtures.uniqueSKU()
+    _ = try await engine.send([Fixtures.event(device: "pos", seq: 6, sku: third, type: .receipt, quantity: 10, time: Self.t0)])
+    _ = try await engine.send([Fixtures.event(device: "pos", seq: 7, sku: third, type: .sale, quantity: 4, time: Self.t0 + 20_000)])
+    _ = try await engine.server.checkpointer.checkpoint()
+    let afterCheckpoint = try await engine.reopen()
+    _ = try await afterCheckpoint.send([
+      Fixtures.event(device: "handheld", seq: 2, sku: third, type: .count, quantity: 10, time: Self.t0 + 10_000)
+    ])
+    #expect(afterCheckpoint.onHand(third, at: "store-1") == 6)
     // Recovery applies the logged correction, not a recomputed one.
-    let restarted = try await engine.reopen()
+    let restarted = try await afterCheckpoint.reopen()
     #expect(restarted.onHand(sku, at: "store-1") == 5 && restarted.onHand(other, at: "store-1") == 13)
     try await restarted.destroy()
   }

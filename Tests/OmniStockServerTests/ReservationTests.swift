@@ -169,6 +169,28 @@ struct ReservationTests {
     try await engine.destroy()
   }
 
+  @Test("a count taken before a commit but arriving after it does not bring the shipped units back")
+  func lateCountAfterCommit() async throws {
+    let engine = try await Self.engine()
+    let sku = Fixtures.uniqueSKU()
+    let counted = WallClock.nowUnixMs() - 60_000  // the shelf was counted a minute ago: 10 units
+    _ = try await engine.send([
+      Fixtures.event(device: "setup", seq: 1, location: "store-a", sku: sku, type: .receipt, quantity: 10, time: counted - 60_000)
+    ])
+    _ = try await engine.reserve(Self.request("ship-1", [(sku, "store-a", nil, 2)]))
+    _ = try await engine.reservation { state, now throws(GRPCStatus) in
+      var request = Omnistock_V1_CommitRequest()
+      request.reservationID = "ship-1"
+      return try ReservationDecisions.commit(request, nowUnixMs: now, book: state.reservations)
+    }
+    #expect(engine.onHand(sku, at: "store-a") == 8)
+    _ = try await engine.send([
+      Fixtures.event(device: "handheld", seq: 1, location: "store-a", sku: sku, type: .count, quantity: 10, time: counted)
+    ])
+    #expect(engine.onHand(sku, at: "store-a") == 8, "10 counted before the 2 shipped")
+    try await engine.destroy()
+  }
+
   @Test("expiry releases exactly once, by the clock it is given, and survives a restart")
   func expiry() async throws {
     let engine = try await Self.engine()

@@ -116,6 +116,29 @@ struct WatchTests {
     }
   }
 
+  @Test("a location deactivated by an operator reaches its watchers (available drops to 0)")
+  func configurationChangeReachesWatchers() async throws {
+    let sku = Fixtures.uniqueSKU()
+    try await withRunningServer { client in
+      let admin = Omnistock_V1_Admin.Client(wrapping: client)
+      _ = try await admin.upsertLocation(Fixtures.location("store-1"))
+      _ = try await Omnistock_V1_Ingest.Client(wrapping: client).applyEvents(
+        Fixtures.batch("b", [Fixtures.event(seq: 1, sku: sku, type: .receipt, quantity: 5)]))
+      var request = Omnistock_V1_WatchAvailabilityRequest()
+      request.filter.skus = [sku]
+      request.filter.locationIds = ["store-1"]
+      try await Self.watching(client, request) { messages in
+        while let message = await messages.next(), message.kind != .initialStateComplete {}
+        var closed = Fixtures.location("store-1")
+        closed.location.active = false
+        _ = try await admin.upsertLocation(closed)
+        let change = await messages.next()
+        #expect(change?.kind == .change)
+        #expect(change?.updates.first?.availability.available == 0 && change?.updates.first?.availability.onHand == 5)
+      }
+    }
+  }
+
   @Test("graceful shutdown ends open watches with UNAVAILABLE, and the server exits 0")
   func shutdownEndsWatches() async throws {
     let server = try await ServerProcess.start()

@@ -128,6 +128,8 @@ struct StockIndexPropertyTests {
     #expect(read().available == 0)
     #expect(read().status == .outOfStock)
     #expect(read().state.lsn == 5)
+    #expect(index.lsn == 0, "the caller reports a record applied, not each update")
+    index.noteApplied(5)
     #expect(index.lsn == 5)
   }
 

@@ -83,7 +83,9 @@ enum CheckpointRestore {
       state.counters = EngineState.Counters(
         events: engine.eventsTotal, duplicates: engine.duplicatesTotal, gaps: engine.gapsTotal,
         superseded: engine.supersededTotal, rejected: engine.rejectedTotal)
-      for negative in engine.negative {
+    }
+    for section in sections(.negativePositions) {
+      for negative in try message(Omnistock_Log_V1_CheckpointNegativePositions.self, section).positions {
         guard let sku = index.skus.id(of: negative.sku), let location = index.locations.id(of: negative.locationID) else {
           continue
         }
@@ -92,6 +94,15 @@ enum CheckpointRestore {
       }
     }
 
+    for section in sections(.recentDeltas) {
+      let recent = try message(Omnistock_Log_V1_CheckpointRecentDeltas.self, section)
+      for row in 0..<min(recent.skus.count, recent.locationIds.count, recent.eventTimeUnixMs.count, recent.amounts.count) {
+        guard let sku = index.skus.id(of: recent.skus[row]), let location = index.locations.id(of: recent.locationIds[row])
+        else { continue }
+        state.recentDeltas.note(
+          PositionKey(sku: sku, location: location), amount: recent.amounts[row], eventTimeUnixMs: recent.eventTimeUnixMs[row])
+      }
+    }
     for section in sections(.reservations) {
       for reservation in try message(Omnistock_Log_V1_CheckpointReservations.self, section).reservations {
         state.reservations.store(reservation)

@@ -15,4 +15,8 @@ enum CheckpointSection: UInt8 {
   case engine = 6
   /// `CheckpointReservations`.
   case reservations = 7
+  /// `CheckpointRecentDeltas`.
+  case recentDeltas = 8
+  /// `CheckpointNegativePositions`.
+  case negativePositions = 9
 }

@@ -25,8 +25,12 @@ import WriteAheadLog
 ///
 /// One checkpoint at a time, on a dedicated queue (never Swift's cooperative pool).
 public final class Checkpointer: Sendable {
-  /// Identifier strings per section.
+  /// Identifier strings (or devices, deltas, negative positions) per section: a few MiB at most.
   static let stringsPerSection = 100_000
+  /// Reservations per section (up to 1,000 lines each).
+  static let reservationsPerSection = 1_000
+  /// Groups per section (up to 10,000 members each).
+  static let groupsPerSection = 100
   /// Positions per section.
   static let positionsPerSection = 250_000
 
@@ -94,12 +98,17 @@ public final class Checkpointer: Sendable {
     try Self.appendStrings(.skus, count: skuCount, interner: index.skus, to: file)
     var directorySection = Omnistock_Log_V1_CheckpointDirectory()
     directorySection.locations = locations
-    directorySection.groups = groups
     let ids = locations.map { index.locations.id(of: $0.locationID) }
     directorySection.lastUpdateUnixMs = ids.map { id in id.map { index.lastUpdateUnixMs(location: $0) } ?? 0 }
     directorySection.lastEventTimeUnixMs = ids.map { id in id.flatMap { state.activity[$0]?.lastEventTimeUnixMs } ?? 0 }
     directorySection.lastSnapshotAsOfUnixMs = ids.map { id in id.flatMap { state.activity[$0]?.lastSnapshotAsOfUnixMs } ?? 0 }
     try file.append(type: CheckpointSection.directory.rawValue, payload: ProtobufCoding.encode(directorySection))
+    // Groups follow in their own sections (after every location, which they name).
+    for start in stride(from: 0, to: groups.count, by: Self.groupsPerSection) {
+      var groupSection = Omnistock_Log_V1_CheckpointDirectory()
+      groupSection.groups = Array(groups[start..<min(groups.count, start + Self.groupsPerSection)])
+      try file.append(type: CheckpointSection.directory.rawValue, payload: ProtobufCoding.encode(groupSection))
+    }
     var devices = Omnistock_Log_V1_CheckpointDevices()
     for (device, highWater) in state.devices {
       devices.deviceIds.append(device)
@@ -120,19 +129,42 @@ public final class Checkpointer: Sendable {
     engine.gapsTotal = state.counters.gaps
     engine.supersededTotal = state.counters.superseded
     engine.rejectedTotal = state.counters.rejected
-    engine.negative = state.negative.map { key, since in
+
+    try file.append(type: CheckpointSection.engine.rawValue, payload: ProtobufCoding.encode(engine))
+    var negatives = Omnistock_Log_V1_CheckpointNegativePositions()
+    for (key, since) in state.negative {
       var negative = Omnistock_Log_V1_NegativePosition()
       negative.sku = index.skus.string(for: key.sku) ?? ""
       negative.locationID = index.locations.string(for: key.location) ?? ""
       negative.detectedAtUnixMs = since.detectedAtUnixMs
       negative.lsn = since.lsn
-      return negative
+      negatives.positions.append(negative)
+      if negatives.positions.count == Self.stringsPerSection {
+        try file.append(type: CheckpointSection.negativePositions.rawValue, payload: ProtobufCoding.encode(negatives))
+        negatives = Omnistock_Log_V1_CheckpointNegativePositions()
+      }
     }
-    try file.append(type: CheckpointSection.engine.rawValue, payload: ProtobufCoding.encode(engine))
+    if !negatives.positions.isEmpty {
+      try file.append(type: CheckpointSection.negativePositions.rawValue, payload: ProtobufCoding.encode(negatives))
+    }
+    var recent = Omnistock_Log_V1_CheckpointRecentDeltas()
+    for delta in state.recentDeltas.all {
+      recent.skus.append(index.skus.string(for: delta.position.sku) ?? "")
+      recent.locationIds.append(index.locations.string(for: delta.position.location) ?? "")
+      recent.eventTimeUnixMs.append(delta.eventTimeUnixMs)
+      recent.amounts.append(delta.amount)
+      if recent.skus.count == Self.stringsPerSection {
+        try file.append(type: CheckpointSection.recentDeltas.rawValue, payload: ProtobufCoding.encode(recent))
+        recent = Omnistock_Log_V1_CheckpointRecentDeltas()
+      }
+    }
+    if !recent.skus.isEmpty {
+      try file.append(type: CheckpointSection.recentDeltas.rawValue, payload: ProtobufCoding.encode(recent))
+    }
     var reservations = Omnistock_Log_V1_CheckpointReservations()
     for reservation in state.reservations.reservations.values.sorted(by: { $0.reservationID < $1.reservationID }) {
       reservations.reservations.append(reservation)
-      if reservations.reservations.count == Self.stringsPerSection {
+      if reservations.reservations.count == Self.reservationsPerSection {
         try file.append(type: CheckpointSection.reservations.rawValue, payload: ProtobufCoding.encode(reservations))
         reservations = Omnistock_Log_V1_CheckpointReservations()
       }
@@ -142,8 +174,12 @@ public final class Checkpointer: Sendable {
     }
     try Self.waitUntilDurable(stateLSN, log: writer.log)
     let replayFrom = (floors.min() ?? stateLSN) + 1
-    let retained = try file.commit(lsn: stateLSN, replayFrom: replayFrom)
+    let committed = try file.commit(lsn: stateLSN, replayFrom: replayFrom)
     let bytes = UInt64(file.bytes)
+    // Read it back before anything older is deleted: a checkpoint that cannot be restored must
+    // never cost the log or the previous checkpoint.
+    _ = try CheckpointReader(path: committed)
+    let retained = try CheckpointWriter.prune(directory: path)
     var removed = 0
     if retained.count == CheckpointWriter.retained, let oldest = retained.map(\.replayFrom).min() {
       removed = try writer.log.removeSegments(below: oldest).count

@@ -24,23 +24,41 @@ public final class AppliedLSNWaiters: Sendable {
   public init() {}
 
   /// Calls `resume(true)` once `applied()` reports `lsn` or beyond, or `resume(false)` at
-  /// `deadline` (or after ``defaultWait`` without one). `current` is read after registering, so
-  /// a change applied meanwhile is not missed.
+  /// `deadline` (or after ``defaultWait`` without one), or when ``cancel(_:)`` is called with the
+  /// id returned. `current` is read after registering, so a change applied meanwhile is not
+  /// missed.
+  @discardableResult
   public func wait(
     for lsn: UInt64, current: () -> UInt64, eventLoop: any EventLoop, deadline: NIODeadline?,
     resume: @escaping @Sendable (Bool) -> Void
-  ) {
+  ) -> Int {
     let id = nextID.add(1, ordering: .relaxed).newValue
-    let timer = eventLoop.scheduleTask(deadline: deadline ?? .now() + Self.defaultWait) { [weak self] in
-      guard let waiter = self?.take(id) else { return }
-      waiter.resume(false)
-    }
-    waiters.withLock { $0[id] = Waiter(lsn: lsn, resume: resume, timer: timer) }
+    // Registered before the timer exists, so the timer always finds it (or finds it gone).
+    waiters.withLock { $0[id] = Waiter(lsn: lsn, resume: resume, timer: nil) }
     waiting.add(1, ordering: .sequentiallyConsistent)
+    let timer = eventLoop.scheduleTask(deadline: deadline ?? .now() + Self.defaultWait) { [weak self] () -> Void in
+      guard let self else { return }
+      self.cancel(id)
+    }
+    let stillWaiting = waiters.withLock { waiters -> Bool in
+      guard let waiter = waiters[id] else { return false }
+      waiters[id] = Waiter(lsn: waiter.lsn, resume: waiter.resume, timer: timer)
+      return true
+    }
+    if !stillWaiting { timer.cancel() }
     if current() >= lsn, let waiter = take(id) {
       waiter.timer?.cancel()
       waiter.resume(true)
     }
+    return id
+  }
+
+  /// Ends the wait `id` with `resume(false)` if it is still waiting (its deadline passed, or its
+  /// caller went away).
+  public func cancel(_ id: Int) {
+    guard let waiter = take(id) else { return }
+    waiter.timer?.cancel()
+    waiter.resume(false)
   }
 
   /// Reports that everything up to `lsn` is applied.

@@ -60,6 +60,16 @@ public struct EngineState: Sendable {
     }
   }
 
+  /// While watches are open: marks every position at `locations` changed (a location's settings
+  /// or a group's members changed, which moves their availability and group totals).
+  mutating func noteSettingsChanged(atLocations locations: [String], index: StockIndex) {
+    guard collectsChanges else { return }
+    for name in locations {
+      guard let location = index.locations.id(of: name) else { continue }
+      for sku in index.skus(atLocation: location) { changed.append(PositionKey(sku: sku, location: location)) }
+    }
+  }
+
   /// Records a COUNT_VARIANCE exception when an absolute update (count or snapshot) moved
   /// on-hand by at least the location's threshold.
   mutating func checkVariance(

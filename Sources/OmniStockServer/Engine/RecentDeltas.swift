@@ -7,8 +7,9 @@
 /// - Bounded: deltas whose event time is more than ``windowMs`` older than the newest noted are
 ///   dropped, and at most ``maxPerPosition`` are kept per position (the oldest go first).
 /// - Used only when a write is decided (under the write order); the correction it yields is logged
-///   with the write, so recovery never needs it (it is rebuilt from what is replayed, not
-///   checkpointed).
+///   with the write, so replaying a write never needs it. It is part of checkpoints (and noted
+///   again for the records replayed after one), so a late count after a restart is corrected like
+///   one before it.
 public struct RecentDeltas: Sendable {
   /// How far back, in event time, deltas are remembered.
   public static let windowMs: Int64 = 3_600_000
@@ -32,6 +33,11 @@ public struct RecentDeltas: Sendable {
     deltas[position, default: []].append(Delta(eventTimeUnixMs: eventTimeUnixMs, amount: amount))
     if deltas[position]!.count > Self.maxPerPosition { deltas[position]!.removeFirst() }
     if newestUnixMs >= nextPruneUnixMs { prune() }
+  }
+
+  /// Every delta remembered, for a checkpoint: (position, event time, amount).
+  var all: [(position: PositionKey, eventTimeUnixMs: Int64, amount: Int64)] {
+    deltas.flatMap { position, list in list.map { (position, $0.eventTimeUnixMs, $0.amount) } }
   }
 
   /// The sum of the deltas noted for `position` that happened after `unixMs`.

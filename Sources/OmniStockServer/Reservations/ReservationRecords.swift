@@ -14,7 +14,13 @@ enum ReservationRecords {
     func change(_ sku: String, _ location: String, _ change: StockUpdate.Change) {
       guard let skuID = index.skus.intern(sku), let locationID = index.locations.id(of: location) else { return }
       let outcome = index.apply(StockUpdate(sku: skuID, location: locationID, change: change), lsn: lsn, nowUnixMs: now)
-      state.track(outcome, position: PositionKey(sku: skuID, location: locationID), lsn: lsn, nowUnixMs: now)
+      let position = PositionKey(sku: skuID, location: locationID)
+      state.track(outcome, position: position, lsn: lsn, nowUnixMs: now)
+      // A commit takes units off the shelf at this (server) time: a count taken before it but
+      // arriving after it must not bring them back.
+      if recordsEngineState, case .applied = outcome, case .commit(let quantity) = change {
+        state.recentDeltas.note(position, amount: -quantity, eventTimeUnixMs: now)
+      }
     }
     switch record.change {
     case .created(let reservation):

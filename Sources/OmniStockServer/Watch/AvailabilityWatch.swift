@@ -1,13 +1,15 @@
 import GRPCNGHTTP2
 import OmniStockAPI
 import StockIndex
+import Synchronization
 
 /// One `WatchAvailability` stream: the current state of every key matching the filter, the
 /// `INITIAL_STATE_COMPLETE` marker, then changes as they are applied.
 ///
 /// ## Guarantees
-/// - No change is missed: the watch is registered with the ``WatchHub`` *before* the initial
-///   state is read, so a change applied meanwhile is reported after the marker.
+/// - No change is missed: the watch is registered with the ``WatchHub``, then any write in
+///   progress is waited for, *before* the initial state is read, so every change applied after
+///   the initial read is reported after the marker.
 /// - A slow consumer gets the latest state per key: while a message is being written, changed
 ///   keys accumulate in a set (``Watcher``) and are read from the index only when the next
 ///   message is built; `coalesced` counts the states skipped. Memory is bounded by the number of
@@ -20,9 +22,10 @@ struct AvailabilityWatch {
   /// Most updates per message.
   static let updatesPerMessage = 1_000
 
-  let index: StockIndex
-  let hub: WatchHub
-  let waiters: AppliedLSNWaiters
+  let writer: StockWriter
+  var index: StockIndex { writer.index }
+  var hub: WatchHub { writer.watches }
+  var waiters: AppliedLSNWaiters { writer.appliedWaiters }
 
   private struct Reported: Equatable {
     var onHand: Int64
@@ -43,6 +46,9 @@ struct AvailabilityWatch {
         .resourceExhausted, "the server has \(WatchHub.maxWatches) watches open (or is shutting down): close one or retry later")
     }
     defer { hub.unregister(id) }
+    // A write in progress decided whether to collect changes before this watch existed: wait for
+    // it to finish, so every change after this point reaches the watch.
+    writer.withWriteOrder { _ in }
     try await waitForMinimumLSN(request.options.minLsn, context: context)
     let excludeStale = request.options.excludeStale
     let statusOnly = request.mode == .statusTransitions
@@ -208,10 +214,18 @@ struct AvailabilityWatch {
   private func waitForMinimumLSN(_ minimum: UInt64, context: CallContext) async throws {
     guard minimum > index.lsn else { return }
     let index = self.index
-    let reached = await withCheckedContinuation { continuation in
-      waiters.wait(for: minimum, current: { index.lsn }, eventLoop: context.eventLoop, deadline: context.deadline) {
-        continuation.resume(returning: $0)
+    let waiters = self.waiters
+    let id = Mutex<Int?>(nil)
+    let reached = await withTaskCancellationHandler {
+      await withCheckedContinuation { continuation in
+        let registered = waiters.wait(
+          for: minimum, current: { index.lsn }, eventLoop: context.eventLoop, deadline: context.deadline
+        ) { continuation.resume(returning: $0) }
+        id.withLock { $0 = registered }
       }
+    } onCancel: {
+      // The caller went away: end the wait now (a wait not registered yet ends at its deadline).
+      if let registered = id.withLock({ $0 }) { waiters.cancel(registered) }
     }
     guard reached else {
       throw GRPCStatus(
