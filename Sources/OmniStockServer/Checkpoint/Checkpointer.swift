@@ -3,6 +3,7 @@ public import GRPCNGHTTP2
 import OmniStockAPI
 import StockIndex
 import Synchronization
+import SwiftProtobuf
 import WriteAheadLog
 
 /// Takes checkpoints: a snapshot of the whole state that lets recovery start from it instead of
@@ -104,22 +105,13 @@ public final class Checkpointer: Sendable {
     directorySection.lastSnapshotAsOfUnixMs = ids.map { id in id.flatMap { state.activity[$0]?.lastSnapshotAsOfUnixMs } ?? 0 }
     try file.append(type: CheckpointSection.directory.rawValue, payload: ProtobufCoding.encode(directorySection))
     // Groups follow in their own sections (after every location, which they name).
-    for start in stride(from: 0, to: groups.count, by: Self.groupsPerSection) {
-      var groupSection = Omnistock_Log_V1_CheckpointDirectory()
-      groupSection.groups = Array(groups[start..<min(groups.count, start + Self.groupsPerSection)])
-      try file.append(type: CheckpointSection.directory.rawValue, payload: ProtobufCoding.encode(groupSection))
+    try Self.appendChunked(groups, as: .directory, perSection: Self.groupsPerSection, to: file) {
+      (section: inout Omnistock_Log_V1_CheckpointDirectory, group) in section.groups.append(group)
     }
-    var devices = Omnistock_Log_V1_CheckpointDevices()
-    for (device, highWater) in state.devices {
-      devices.deviceIds.append(device)
-      devices.highWater.append(highWater)
-      if devices.deviceIds.count == Self.stringsPerSection {
-        try file.append(type: CheckpointSection.devices.rawValue, payload: ProtobufCoding.encode(devices))
-        devices = Omnistock_Log_V1_CheckpointDevices()
-      }
-    }
-    if !devices.deviceIds.isEmpty {
-      try file.append(type: CheckpointSection.devices.rawValue, payload: ProtobufCoding.encode(devices))
+    try Self.appendChunked(Array(state.devices), as: .devices, perSection: Self.stringsPerSection, to: file) {
+      (section: inout Omnistock_Log_V1_CheckpointDevices, device) in
+      section.deviceIds.append(device.key)
+      section.highWater.append(device.value)
     }
     var engine = Omnistock_Log_V1_CheckpointEngine()
     engine.exceptions = state.exceptions.ordered
@@ -129,48 +121,26 @@ public final class Checkpointer: Sendable {
     engine.gapsTotal = state.counters.gaps
     engine.supersededTotal = state.counters.superseded
     engine.rejectedTotal = state.counters.rejected
-
     try file.append(type: CheckpointSection.engine.rawValue, payload: ProtobufCoding.encode(engine))
-    var negatives = Omnistock_Log_V1_CheckpointNegativePositions()
-    for (key, since) in state.negative {
+    try Self.appendChunked(Array(state.negative), as: .negativePositions, perSection: Self.stringsPerSection, to: file) {
+      (section: inout Omnistock_Log_V1_CheckpointNegativePositions, entry) in
       var negative = Omnistock_Log_V1_NegativePosition()
-      negative.sku = index.skus.string(for: key.sku) ?? ""
-      negative.locationID = index.locations.string(for: key.location) ?? ""
-      negative.detectedAtUnixMs = since.detectedAtUnixMs
-      negative.lsn = since.lsn
-      negatives.positions.append(negative)
-      if negatives.positions.count == Self.stringsPerSection {
-        try file.append(type: CheckpointSection.negativePositions.rawValue, payload: ProtobufCoding.encode(negatives))
-        negatives = Omnistock_Log_V1_CheckpointNegativePositions()
-      }
+      negative.sku = index.skus.string(for: entry.key.sku) ?? ""
+      negative.locationID = index.locations.string(for: entry.key.location) ?? ""
+      negative.detectedAtUnixMs = entry.value.detectedAtUnixMs
+      negative.lsn = entry.value.lsn
+      section.positions.append(negative)
     }
-    if !negatives.positions.isEmpty {
-      try file.append(type: CheckpointSection.negativePositions.rawValue, payload: ProtobufCoding.encode(negatives))
+    try Self.appendChunked(state.recentDeltas.all, as: .recentDeltas, perSection: Self.stringsPerSection, to: file) {
+      (section: inout Omnistock_Log_V1_CheckpointRecentDeltas, delta) in
+      section.skus.append(index.skus.string(for: delta.position.sku) ?? "")
+      section.locationIds.append(index.locations.string(for: delta.position.location) ?? "")
+      section.eventTimeUnixMs.append(delta.eventTimeUnixMs)
+      section.amounts.append(delta.amount)
     }
-    var recent = Omnistock_Log_V1_CheckpointRecentDeltas()
-    for delta in state.recentDeltas.all {
-      recent.skus.append(index.skus.string(for: delta.position.sku) ?? "")
-      recent.locationIds.append(index.locations.string(for: delta.position.location) ?? "")
-      recent.eventTimeUnixMs.append(delta.eventTimeUnixMs)
-      recent.amounts.append(delta.amount)
-      if recent.skus.count == Self.stringsPerSection {
-        try file.append(type: CheckpointSection.recentDeltas.rawValue, payload: ProtobufCoding.encode(recent))
-        recent = Omnistock_Log_V1_CheckpointRecentDeltas()
-      }
-    }
-    if !recent.skus.isEmpty {
-      try file.append(type: CheckpointSection.recentDeltas.rawValue, payload: ProtobufCoding.encode(recent))
-    }
-    var reservations = Omnistock_Log_V1_CheckpointReservations()
-    for reservation in state.reservations.reservations.values.sorted(by: { $0.reservationID < $1.reservationID }) {
-      reservations.reservations.append(reservation)
-      if reservations.reservations.count == Self.reservationsPerSection {
-        try file.append(type: CheckpointSection.reservations.rawValue, payload: ProtobufCoding.encode(reservations))
-        reservations = Omnistock_Log_V1_CheckpointReservations()
-      }
-    }
-    if !reservations.reservations.isEmpty {
-      try file.append(type: CheckpointSection.reservations.rawValue, payload: ProtobufCoding.encode(reservations))
+    let reservations = state.reservations.reservations.values.sorted { $0.reservationID < $1.reservationID }
+    try Self.appendChunked(reservations, as: .reservations, perSection: Self.reservationsPerSection, to: file) {
+      (section: inout Omnistock_Log_V1_CheckpointReservations, reservation) in section.reservations.append(reservation)
     }
     try Self.waitUntilDurable(stateLSN, log: writer.log)
     let replayFrom = (floors.min() ?? stateLSN) + 1
@@ -219,6 +189,19 @@ public final class Checkpointer: Sendable {
     section.updatedAtUnixSeconds = states.map(\.updatedAtUnixSeconds)
     section.sourceTimeUnixSeconds = states.map(\.sourceTimeUnixSeconds)
     return section
+  }
+
+  /// Appends `items` as sections of `type`, at most `perSection` items each (sections stay a few
+  /// MiB, well under what ``CheckpointReader`` accepts), each built by `add`.
+  private static func appendChunked<Item, Section: SwiftProtobuf.Message>(
+    _ items: [Item], as type: CheckpointSection, perSection: Int, to file: CheckpointWriter,
+    _ add: (inout Section, Item) -> Void
+  ) throws {
+    for start in stride(from: 0, to: items.count, by: perSection) {
+      var section = Section()
+      for item in items[start..<min(items.count, start + perSection)] { add(&section, item) }
+      try file.append(type: type.rawValue, payload: ProtobufCoding.encode(section))
+    }
   }
 
   private static func appendStrings(
