@@ -10,7 +10,8 @@
 // - OmniStockAPI:      generated protobuf messages (committed; `tools/generate-protos.sh`).
 // - OmniStockAPIGRPC:  generated grpc-swift-2 stubs (committed); tests and benchmarks use them as an
 //                      independent client and as the baseline server. The server itself does not.
-// - OmniStockServer:   the gRPC services (thin: decode, validate, call the domain), lifecycle.
+// - OmniStockServer:   the gRPC services (thin: decode, validate, call the domain), the engine,
+//                      checkpoints, reservations, watches, metrics (swift-prometheus), lifecycle.
 // - omnistock:         the executable (`omnistock serve`, client helpers).
 import PackageDescription
 
@@ -29,6 +30,7 @@ let dependencies: [Package.Dependency] = [
   .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
   .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
   .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+  .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
   // Independent client for interoperability tests, and the baseline server in benchmarks.
   .package(url: "https://github.com/grpc/grpc-swift-2.git", from: "2.4.3"),
   .package(url: "https://github.com/grpc/grpc-swift-nio-transport.git", from: "2.9.2"),
@@ -91,9 +93,11 @@ let targets: [Target] = [
       "WriteAheadLog",
       .product(name: "NIOCore", package: "swift-nio"),
       .product(name: "NIOPosix", package: "swift-nio"),
+      .product(name: "NIOHTTP1", package: "swift-nio"),
       .product(name: "SwiftProtobuf", package: "swift-protobuf"),
       .product(name: "Logging", package: "swift-log"),
       .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+      .product(name: "Prometheus", package: "swift-prometheus"),
     ],
     swiftSettings: defaultSwiftSettings
   ),

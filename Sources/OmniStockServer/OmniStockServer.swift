@@ -46,12 +46,16 @@ public final class OmniStockServer: Service, Sendable {
     public var locationsFile: String?
     /// Tests only: injected log I/O failures.
     public var logFaults: LogFaultInjector?
+    /// Port of the Prometheus metrics endpoint (`GET /metrics`) on the gRPC host; 0 picks a free
+    /// one; `nil` serves no metrics.
+    public var metricsPort: Int?
 
     public init(
       grpc: GRPCServer.Configuration = .init(), dataDirectory: String = "./omnistock-data", repairLog: Bool = false,
       logSegmentBytes: Int = 64 << 20, expectedSlots: Int = 0, checkpointIntervalSeconds: Int = 300,
-      checkpointLogBytes: Int = 128 << 20, locationsFile: String? = nil
+      checkpointLogBytes: Int = 128 << 20, locationsFile: String? = nil, metricsPort: Int? = nil
     ) {
+      self.metricsPort = metricsPort
       self.expectedSlots = expectedSlots
       self.checkpointIntervalSeconds = checkpointIntervalSeconds
       self.checkpointLogBytes = checkpointLogBytes
@@ -75,6 +79,9 @@ public final class OmniStockServer: Service, Sendable {
   private let dataDirectory: DataDirectory
   private let logger: Logger
   private let onListening: (@Sendable (SocketAddress) -> Void)?
+  private let onMetricsListening: (@Sendable (SocketAddress) -> Void)?
+  /// The metrics the endpoint serves.
+  public let metrics: ServerMetrics
 
   /// Builds every part of the server and recovers its state from the log (replaying every
   /// record); nothing listens until ``start()`` or ``run()``.
@@ -89,8 +96,10 @@ public final class OmniStockServer: Service, Sendable {
   public init(
     configuration: Configuration, logger: Logger = Logger(label: "omnistock"),
     onListening: (@Sendable (SocketAddress) -> Void)? = nil,
+    onMetricsListening: (@Sendable (SocketAddress) -> Void)? = nil,
     onLogFailure: (@Sendable (LogFailure) -> Void)? = nil
   ) throws {
+    self.onMetricsListening = onMetricsListening
     self.configuration = configuration
     self.logger = logger
     self.onListening = onListening
@@ -163,6 +172,7 @@ public final class OmniStockServer: Service, Sendable {
     self.writer = writer
     self.checkpointer = Checkpointer(
       writer: writer, directory: directory, path: checkpointDirectory, last: restored?.summary)
+    self.metrics = ServerMetrics(writer: writer, directory: directory, checkpointer: checkpointer)
     self.grpcServer = GRPCServer(
       configuration: configuration.grpc,
       router: Self.router(
@@ -201,6 +211,15 @@ public final class OmniStockServer: Service, Sendable {
     defer { checkpoints.cancel() }
     let expiry = Task { [writer] in await ReservationExpiry(writer: writer).run() }
     defer { expiry.cancel() }
+    var metricsServer: MetricsHTTPServer?
+    if let port = configuration.metricsPort {
+      let server = try await MetricsHTTPServer(host: configuration.grpc.host, port: port, metrics: metrics)
+      metricsServer = server
+      if let address = server.localAddress {
+        logger.info("metrics listening", metadata: ["address": "\(address)"])
+        onMetricsListening?(address)
+      }
+    }
     if let network, let file = configuration.locationsFile {
       let written = try await NetworkDeclaration.declare(network, writer: writer, directory: directory)
       logger.info(
@@ -221,6 +240,7 @@ public final class OmniStockServer: Service, Sendable {
       self.beginGracefulShutdown()
     }
     try await grpcServer.shutdownEventLoops()
+    try await metricsServer?.close()
     log.close()
     logger.info("omnistock stopped", metadata: ["durableLSN": "\(log.durableLSN)"])
   }

@@ -71,6 +71,11 @@ struct ServeCommand: AsyncParsableCommand {
   var locationsFile: String?
 
   @Option(
+    name: .customLong("metrics-port"),
+    help: "Serve Prometheus metrics (GET /metrics) on this port of --host; 0 picks a free one; omitted: no metrics endpoint (env OMNISTOCK_METRICS_PORT).")
+  var metricsPort: Int?
+
+  @Option(
     name: .customLong("checkpoint-interval-seconds"),
     help: "Take a checkpoint this often when anything changed; 0 never by time (env OMNISTOCK_CHECKPOINT_INTERVAL_SECONDS).")
   var checkpointIntervalSeconds: Int = Environment.int("OMNISTOCK_CHECKPOINT_INTERVAL_SECONDS") ?? 300
@@ -101,6 +106,9 @@ struct ServeCommand: AsyncParsableCommand {
     }
     guard (0...500_000_000).contains(expectedPositions) else {
       throw ValidationError("--expected-positions must be 0...500000000")
+    }
+    if let metricsPort, !(0...65535).contains(metricsPort) {
+      throw ValidationError("--metrics-port must be 0...65535, got \(metricsPort)")
     }
     guard checkpointIntervalSeconds >= 0, checkpointLogBytes >= 0 else {
       throw ValidationError("--checkpoint-interval-seconds and --checkpoint-log-bytes must be >= 0")
@@ -133,11 +141,16 @@ struct ServeCommand: AsyncParsableCommand {
             gracefulShutdownTimeout: .seconds(shutdownGraceSeconds)),
           dataDirectory: dataDirectory, repairLog: repairLog, expectedSlots: expectedPositions,
           checkpointIntervalSeconds: checkpointIntervalSeconds, checkpointLogBytes: checkpointLogBytes,
-          locationsFile: locationsFile ?? Environment.string("OMNISTOCK_LOCATIONS")),
+          locationsFile: locationsFile ?? Environment.string("OMNISTOCK_LOCATIONS"),
+          metricsPort: metricsPort ?? Environment.int("OMNISTOCK_METRICS_PORT")),
         logger: logger,
         onListening: { address in
           // The contract with scripts and tests: one line on stdout once calls are accepted.
           print("omnistock listening on \(address.ipAddress ?? "?"):\(address.port ?? 0)")
+          fflush(nil)
+        },
+        onMetricsListening: { address in
+          print("omnistock metrics on \(address.ipAddress ?? "?"):\(address.port ?? 0)")
           fflush(nil)
         })
     } catch {

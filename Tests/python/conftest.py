@@ -38,6 +38,7 @@ HOST = "127.0.0.1"
 STARTUP_TIMEOUT_S = 60.0
 SHUTDOWN_TIMEOUT_S = 30.0
 LISTEN_PREFIX = "omnistock listening on "
+METRICS_PREFIX = "omnistock metrics on "
 
 # Options for every test channel: never go through an HTTP proxy from the
 # environment, and allow large requests (the oversize test sends 5 MB).
@@ -134,6 +135,7 @@ class ServerProcess:
         self.extra_args = list(extra_args)
         self.proc: subprocess.Popen | None = None
         self.port: int | None = None
+        self.metrics_port: int | None = None  # set when started with --metrics-port
         self._stdout_lines: "queue.Queue[str | None]" = queue.Queue()
         self._log_file = None
         self._stopped = False
@@ -182,6 +184,9 @@ class ServerProcess:
                     f"omnistock exited (code {rc}) before listening\nstderr:\n{self.stderr_tail()}",
                     pytrace=False)
             line = line.strip()
+            if line.startswith(METRICS_PREFIX):
+                self.metrics_port = int(line.rpartition(":")[2])
+                continue
             if line.startswith(LISTEN_PREFIX):
                 hostport = line[len(LISTEN_PREFIX):]
                 host, _, port = hostport.rpartition(":")
