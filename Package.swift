@@ -12,7 +12,8 @@
 //                      independent client and as the baseline server. The server itself does not.
 // - OmniStockServer:   the gRPC services (thin: decode, validate, call the domain), the engine,
 //                      checkpoints, reservations, watches, metrics (swift-prometheus), lifecycle.
-// - omnistock:         the executable (`omnistock serve`, client helpers).
+// - OmniStockLoad:     `omnistock load`: a lean gRPC client on libnghttp2, workloads, ledger, report.
+// - omnistock:         the executable (`omnistock serve`, `omnistock load`, benchmarks).
 import PackageDescription
 
 let defaultSwiftSettings: [SwiftSetting] = [
@@ -31,6 +32,7 @@ let dependencies: [Package.Dependency] = [
   .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
   .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
   .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+  .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
   // Independent client for interoperability tests, and the baseline server in benchmarks.
   .package(url: "https://github.com/grpc/grpc-swift-2.git", from: "2.4.3"),
   .package(url: "https://github.com/grpc/grpc-swift-nio-transport.git", from: "2.9.2"),
@@ -101,10 +103,21 @@ let targets: [Target] = [
     ],
     swiftSettings: defaultSwiftSettings
   ),
+  .target(
+    name: "OmniStockLoad",
+    dependencies: [
+      "CNGHTTP2",
+      "OmniStockAPI",
+      .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+      .product(name: "Histogram", package: "hdrhistogram-swift"),
+    ],
+    swiftSettings: defaultSwiftSettings
+  ),
   .executableTarget(
     name: "omnistock",
     dependencies: [
       "OmniStockServer",
+      "OmniStockLoad",
       "GRPCNGHTTP2",
       "WriteAheadLog",
       .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -123,6 +136,11 @@ let targets: [Target] = [
       .product(name: "GRPCCore", package: "grpc-swift-2"),
       .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
     ],
+    swiftSettings: defaultSwiftSettings
+  ),
+  .testTarget(
+    name: "OmniStockLoadTests",
+    dependencies: ["OmniStockLoad"],
     swiftSettings: defaultSwiftSettings
   ),
   .testTarget(

@@ -2,7 +2,8 @@
 # Runs every test OmniStock has, from a fresh Debian machine: installs what the tests need
 # (libnghttp2-dev for the build; Python grpcio for the independent client), builds the server,
 # runs the Swift test suites (unit tests and end-to-end tests with grpc-swift-2 against the real
-# binary), the Python grpcio interoperability suite against the same binary, and the crash test
+# binary), the Python grpcio interoperability suite against the same binary, a 10-second
+# `omnistock load` smoke with its correctness check (`tools/load-smoke.sh`), and the crash test
 # (20 kill -9 cycles; `CRASH_CYCLES=100 tools/test.sh` or `tools/crash-test.sh` for longer runs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,5 +30,7 @@ swift test
 bin="$(swift build --show-bin-path)/omnistock"
 echo "==> python grpcio interoperability tests"
 OMNISTOCK_BIN="$bin" python3 -m pytest -q Tests/python
+echo "==> load smoke: omnistock load against a real server, then the ledger check"
+bash tools/load-smoke.sh "$bin"
 echo "==> crash test: kill -9 at random moments, restart, every acknowledged event exactly once"
 python3 Tests/crash/crash_test.py --cycles "${CRASH_CYCLES:-20}" --binary "$bin"

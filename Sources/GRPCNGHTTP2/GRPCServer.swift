@@ -100,6 +100,12 @@ public final class GRPCServer: Sendable {
     self.stoppedSignal = group.next().makePromise(of: Void.self)
   }
 
+  deinit {
+    // A server dropped without serving (e.g. its owner failed to start) still completes the
+    // promise, which NIO otherwise reports as leaked.
+    stoppedSignal.succeed(())
+  }
+
   /// Binds the listening socket and starts accepting connections.
   /// - Returns: the bound address (useful with port 0).
   @discardableResult

@@ -1,0 +1,282 @@
+import CNGHTTP2
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A lean gRPC-over-HTTP/2 client connection on libnghttp2, for the load tool: it must cost far
+/// less CPU than the server it measures (both share this machine's cores), which a general client
+/// framework does not. Unary calls only; each answered on the connection's own I/O thread.
+///
+/// Written here rather than taken from a library: grpc-swift-2's client costs several times the
+/// server's CPU per call on this machine, and no Swift package offers a minimal HTTP/2 client.
+///
+/// ## Threading
+/// One dedicated I/O thread per connection owns the socket and the nghttp2 session; completions
+/// run on it and may start the next call at once (``unaryFromIOThread(path:message:completion:)``),
+/// so a closed-loop driver needs no locks. Other threads submit through ``unary(path:message:completion:)``
+/// (a locked queue and a wake-up pipe).
+///
+/// `@unchecked Sendable`: `session`, `calls`, `outbound` and the socket are touched only by the
+/// I/O thread (and by `init` before it starts); `submitted` is a mutex; `wake` is a pipe.
+public final class GRPCClientConnection: @unchecked Sendable {
+  /// How a call ended: the `grpc-status` (or -1 when the stream or connection failed), the
+  /// `grpc-message`, and the response message bytes (without the 5-byte gRPC prefix).
+  public typealias Completion = (_ status: Int, _ message: String, _ response: [UInt8]) -> Void
+
+  final class Call {
+    let body: [UInt8]
+    var sent = 0
+    var response: [UInt8] = []
+    var status = -1
+    var message = ""
+    let completion: Completion
+
+    init(body: [UInt8], completion: @escaping Completion) {
+      self.body = body
+      self.completion = completion
+    }
+  }
+
+  private struct Request: @unchecked Sendable {  // handed from a submitter to the I/O thread once
+    let path: String
+    let body: [UInt8]
+    let completion: Completion
+  }
+
+  private let socket: Int32
+  private let wakeRead: Int32
+  private let wakeWrite: Int32
+  private let authority: String
+  private var session: OpaquePointer?
+  private var calls: [Int32: Call] = [:]
+  private var outbound: [UInt8] = []
+  private let submitted = Mutex<(requests: [Request], closing: Bool)>(([], false))
+  private var thread: Thread?
+  private let stopped = Mutex(false)
+  private var running = true
+
+  /// Connects to `host:port` (an IPv4 address) and starts the I/O thread.
+  public init(host: String, port: Int) throws {
+    let descriptor = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard descriptor >= 0 else { throw LoadError("socket() failed: \(String(cString: strerror(errno)))") }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = in_port_t(UInt16(port).bigEndian)
+    guard inet_pton(AF_INET, host, &address.sin_addr) == 1 else {
+      Glibc.close(descriptor)
+      throw LoadError("'\(host)' is not an IPv4 address")
+    }
+    let connected = withUnsafePointer(to: &address) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard connected == 0 else {
+      let reason = String(cString: strerror(errno))
+      Glibc.close(descriptor)
+      throw LoadError("cannot connect to \(host):\(port): \(reason)")
+    }
+    var one: Int32 = 1
+    setsockopt(descriptor, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+    _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) | O_NONBLOCK)
+    var pipes: [Int32] = [0, 0]
+    guard pipe(&pipes) == 0 else {
+      Glibc.close(descriptor)
+      throw LoadError("pipe() failed")
+    }
+    for end in pipes { _ = fcntl(end, F_SETFL, fcntl(end, F_GETFL) | O_NONBLOCK) }
+    socket = descriptor
+    wakeRead = pipes[0]
+    wakeWrite = pipes[1]
+    authority = "\(host):\(port)"
+
+    var callbacks: OpaquePointer?
+    nghttp2_session_callbacks_new(&callbacks)
+    NGHTTP2ClientCallbacks.install(into: callbacks)
+    var created: OpaquePointer?
+    nghttp2_session_client_new(&created, callbacks, Unmanaged.passUnretained(self).toOpaque())
+    nghttp2_session_callbacks_del(callbacks)
+    session = created
+    var settings = [
+      nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS.rawValue), value: 1_000),
+      nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE.rawValue), value: 1 << 24),
+    ]
+    nghttp2_submit_settings(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), &settings, settings.count)
+    nghttp2_session_set_local_window_size(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), 0, 1 << 26)
+    let thread = Thread { [self] in runLoop() }
+    thread.name = "omnistock-load-io"
+    self.thread = thread
+    thread.start()
+  }
+
+  deinit {
+    if let session { nghttp2_session_del(session) }
+    Glibc.close(socket)
+    Glibc.close(wakeRead)
+    Glibc.close(wakeWrite)
+  }
+
+  /// Starts a unary call from any thread.
+  public func unary(path: String, message: [UInt8], completion: @escaping Completion) {
+    submitted.withLock { $0.requests.append(Request(path: path, body: Self.frame(message), completion: completion)) }
+    var byte: UInt8 = 1
+    _ = Glibc.write(wakeWrite, &byte, 1)
+  }
+
+  /// Starts a unary call from the I/O thread (inside a completion): no lock, no wake-up.
+  public func unaryFromIOThread(path: String, message: [UInt8], completion: @escaping Completion) {
+    submit(Request(path: path, body: Self.frame(message), completion: completion))
+  }
+
+  /// Finishes the calls in flight (failing them if the server does not answer within
+  /// `graceSeconds`), then closes the connection and stops the I/O thread.
+  public func close(graceSeconds: Double = 10) {
+    submitted.withLock { $0.closing = true }
+    var byte: UInt8 = 1
+    _ = Glibc.write(wakeWrite, &byte, 1)
+    let deadline = ContinuousClock.now + .milliseconds(Int(graceSeconds * 1000))
+    while !stopped.withLock({ $0 }) && ContinuousClock.now < deadline { usleep(1_000) }
+    running = false
+    while !stopped.withLock({ $0 }) { usleep(1_000) }
+  }
+
+  /// A gRPC message: 1 byte uncompressed flag, 4 bytes big-endian length, the bytes.
+  static func frame(_ message: [UInt8]) -> [UInt8] {
+    var body = [UInt8](repeating: 0, count: 5)
+    let length = UInt32(message.count)
+    body[1] = UInt8(length >> 24)
+    body[2] = UInt8(length >> 16 & 0xFF)
+    body[3] = UInt8(length >> 8 & 0xFF)
+    body[4] = UInt8(length & 0xFF)
+    return body + message
+  }
+
+  // MARK: - The I/O thread
+
+  private func submit(_ request: Request) {
+    let call = Call(body: request.body, completion: request.completion)
+    var provider = nghttp2_data_provider(
+      source: nghttp2_data_source(ptr: nil), read_callback: NGHTTP2ClientCallbacks.readRequestBody)
+    let headers: [(String, String)] = [
+      (":method", "POST"), (":scheme", "http"), (":path", request.path), (":authority", authority),
+      ("content-type", "application/grpc"), ("te", "trailers"),
+    ]
+    let streamID = Self.withHeaders(headers) { fields in
+      nghttp2_submit_request(session, nil, fields.baseAddress, fields.count, &provider, nil)
+    }
+    guard streamID > 0 else {
+      call.completion(-1, "cannot submit the request (nghttp2 error \(streamID))", [])
+      return
+    }
+    calls[streamID] = call
+  }
+
+  /// Runs `body` with `headers` as nghttp2 name/value pairs pointing into one buffer (nghttp2
+  /// copies them while submitting).
+  private static func withHeaders<Result>(_ headers: [(String, String)], _ body: (UnsafeMutableBufferPointer<nghttp2_nv>) -> Result) -> Result {
+    var bytes: [UInt8] = []
+    var spans: [(name: Range<Int>, value: Range<Int>)] = []
+    for (name, value) in headers {
+      let nameStart = bytes.count
+      bytes += name.utf8
+      let valueStart = bytes.count
+      bytes += value.utf8
+      spans.append((nameStart..<valueStart, valueStart..<bytes.count))
+    }
+    return bytes.withUnsafeMutableBufferPointer { buffer in
+      withUnsafeTemporaryAllocation(of: nghttp2_nv.self, capacity: spans.count) { fields in
+        for (index, span) in spans.enumerated() {
+          fields[index] = nghttp2_nv(
+            name: buffer.baseAddress! + span.name.lowerBound, value: buffer.baseAddress! + span.value.lowerBound,
+            namelen: span.name.count, valuelen: span.value.count, flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue))
+        }
+        return body(fields)
+      }
+    }
+  }
+
+  private func runLoop() {
+    var input = [UInt8](repeating: 0, count: 1 << 16)
+    var closing = false
+    loop: while running {
+      let (requests, closeNow) = submitted.withLock { state -> ([Request], Bool) in
+        defer { state.requests.removeAll(keepingCapacity: true) }
+        return (state.requests, state.closing)
+      }
+      closing = closing || closeNow
+      for request in requests { submit(request) }
+      if closing && calls.isEmpty { break }
+      guard flush() else { break }
+      var descriptors = [
+        pollfd(fd: socket, events: Int16(POLLIN) | (outbound.isEmpty ? 0 : Int16(POLLOUT)), revents: 0),
+        pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0),
+      ]
+      let ready = poll(&descriptors, 2, 100)
+      if ready < 0 && errno != EINTR { break }
+      if descriptors[1].revents != 0 {
+        var drain = [UInt8](repeating: 0, count: 256)
+        while Glibc.read(wakeRead, &drain, drain.count) > 0 {}
+      }
+      if descriptors[0].revents & Int16(POLLIN | POLLERR | POLLHUP) != 0 {
+        while true {
+          let count = input.withUnsafeMutableBytes { Glibc.read(socket, $0.baseAddress, $0.count) }
+          if count > 0 {
+            let consumed = input.withUnsafeBytes { nghttp2_session_mem_recv(session, $0.baseAddress, count) }
+            if consumed < 0 { break loop }
+            continue
+          }
+          if count == 0 || (errno != EAGAIN && errno != EWOULDBLOCK) { break loop }
+          break
+        }
+      }
+    }
+    for (_, call) in calls { call.completion(-1, "the connection closed with the call in flight", []) }
+    calls.removeAll()
+    stopped.withLock { $0 = true }
+  }
+
+  /// Writes what the session has to send; `false` if the socket failed.
+  private func flush() -> Bool {
+    while true {
+      if !outbound.isEmpty {
+        let written = outbound.withUnsafeBytes { Glibc.write(socket, $0.baseAddress, $0.count) }
+        if written > 0 {
+          outbound.removeFirst(written)
+          continue
+        }
+        if written < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { return true }
+        return false
+      }
+      var data: UnsafePointer<UInt8>?
+      let count = nghttp2_session_mem_send(session, &data)
+      if count < 0 { return false }
+      if count == 0 { return true }
+      outbound.append(contentsOf: UnsafeBufferPointer(start: data, count: count))
+    }
+  }
+
+  // MARK: - Called by NGHTTP2ClientCallbacks on the I/O thread
+
+  func call(_ streamID: Int32) -> Call? { calls[streamID] }
+
+  func responseHeader(streamID: Int32, name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
+    guard let call = calls[streamID] else { return }
+    if name.elementsEqual("grpc-status".utf8) {
+      call.status = Int(String(decoding: value, as: UTF8.self)) ?? -1
+    } else if name.elementsEqual("grpc-message".utf8) {
+      call.message = String(decoding: value, as: UTF8.self)
+    }
+  }
+
+  func responseData(streamID: Int32, _ bytes: UnsafeRawBufferPointer) {
+    calls[streamID]?.response.append(contentsOf: bytes)
+  }
+
+  func streamClosed(streamID: Int32, errorCode: UInt32) {
+    guard let call = calls.removeValue(forKey: streamID) else { return }
+    let message = errorCode != 0 && call.status < 0 ? "stream reset (HTTP/2 error \(errorCode))" : call.message
+    let payload = call.response.count >= 5 ? Array(call.response[5...]) : []
+    call.completion(call.status, message, payload)
+  }
+}
