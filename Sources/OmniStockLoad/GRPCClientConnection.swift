@@ -8,7 +8,8 @@ import Glibc
 
 /// A lean gRPC-over-HTTP/2 client connection on libnghttp2, for the load tool: it must cost far
 /// less CPU than the server it measures (both share this machine's cores), which a general client
-/// framework does not. Unary calls only; each answered on the connection's own I/O thread.
+/// framework does not. Unary calls, and streams the caller writes to from the I/O thread (a POS
+/// terminal's `StreamEvents`); everything is answered on the connection's own I/O thread.
 ///
 /// Written here rather than taken from a library: grpc-swift-2's client costs several times the
 /// server's CPU per call on this machine, and no Swift package offers a minimal HTTP/2 client.
@@ -26,16 +27,27 @@ public final class GRPCClientConnection: @unchecked Sendable {
   /// `grpc-message`, and the response message bytes (without the 5-byte gRPC prefix).
   public typealias Completion = (_ status: Int, _ message: String, _ response: [UInt8]) -> Void
 
+  /// A stream's response messages as they arrive (streams only).
+  public typealias MessageHandler = (_ message: [UInt8]) -> Void
+
   final class Call {
-    let body: [UInt8]
+    /// Request bytes not yet taken by the session.
+    var body: [UInt8]
     var sent = 0
+    /// No more request bytes will come (unary calls: from the start).
+    var finished: Bool
+    /// The session is waiting for more request bytes (the data source returned DEFERRED).
+    var deferred = false
     var response: [UInt8] = []
     var status = -1
     var message = ""
+    let onMessage: MessageHandler?
     let completion: Completion
 
-    init(body: [UInt8], completion: @escaping Completion) {
+    init(body: [UInt8], finished: Bool, onMessage: MessageHandler?, completion: @escaping Completion) {
       self.body = body
+      self.finished = finished
+      self.onMessage = onMessage
       self.completion = completion
     }
   }
@@ -44,6 +56,9 @@ public final class GRPCClientConnection: @unchecked Sendable {
     let path: String
     let body: [UInt8]
     let completion: Completion
+    /// For a stream: its message handler, and who learns its id once it is open.
+    var onMessage: MessageHandler? = nil
+    var onOpen: ((Int32) -> Void)? = nil
   }
 
   private let socket: Int32
@@ -129,6 +144,40 @@ public final class GRPCClientConnection: @unchecked Sendable {
     submit(Request(path: path, body: Self.frame(message), completion: completion))
   }
 
+  /// Opens a stream (from any thread). `onOpen` gets its id on the I/O thread; from there, and
+  /// only there, ``send(_:on:)`` writes messages and ``finish(_:)`` half-closes it. `onMessage`
+  /// gets each response message; `completion` runs once when the stream ends (with an empty
+  /// response).
+  public func openStream(
+    path: String, onOpen: @escaping (Int32) -> Void, onMessage: @escaping MessageHandler, completion: @escaping Completion
+  ) {
+    submitted.withLock {
+      $0.requests.append(Request(path: path, body: [], completion: completion, onMessage: onMessage, onOpen: onOpen))
+    }
+    var byte: UInt8 = 1
+    _ = Glibc.write(wakeWrite, &byte, 1)
+  }
+
+  /// Writes `message` on stream `id` (I/O thread only).
+  public func send(_ message: [UInt8], on id: Int32) {
+    guard let call = calls[id] else { return }
+    call.body += Self.frame(message)
+    resume(id, call)
+  }
+
+  /// Half-closes stream `id` once what was sent is taken (I/O thread only).
+  public func finish(_ id: Int32) {
+    guard let call = calls[id], !call.finished else { return }
+    call.finished = true
+    resume(id, call)
+  }
+
+  private func resume(_ id: Int32, _ call: Call) {
+    guard call.deferred else { return }
+    call.deferred = false
+    nghttp2_session_resume_data(session, id)
+  }
+
   /// Finishes the calls in flight (failing them if the server does not answer within
   /// `graceSeconds`), then closes the connection and stops the I/O thread.
   public func close(graceSeconds: Double = 10) {
@@ -155,7 +204,8 @@ public final class GRPCClientConnection: @unchecked Sendable {
   // MARK: - The I/O thread
 
   private func submit(_ request: Request) {
-    let call = Call(body: request.body, completion: request.completion)
+    let call = Call(
+      body: request.body, finished: request.onMessage == nil, onMessage: request.onMessage, completion: request.completion)
     var provider = nghttp2_data_provider(
       source: nghttp2_data_source(ptr: nil), read_callback: NGHTTP2ClientCallbacks.readRequestBody)
     let headers: [(String, String)] = [
@@ -170,6 +220,7 @@ public final class GRPCClientConnection: @unchecked Sendable {
       return
     }
     calls[streamID] = call
+    request.onOpen?(streamID)
   }
 
   /// Runs `body` with `headers` as nghttp2 name/value pairs pointing into one buffer (nghttp2
@@ -270,13 +321,26 @@ public final class GRPCClientConnection: @unchecked Sendable {
   }
 
   func responseData(streamID: Int32, _ bytes: UnsafeRawBufferPointer) {
-    calls[streamID]?.response.append(contentsOf: bytes)
+    guard let call = calls[streamID] else { return }
+    call.response.append(contentsOf: bytes)
+    guard let onMessage = call.onMessage else { return }
+    // A stream: hand over every complete message (5-byte prefix: flag, big-endian length).
+    var start = 0
+    while call.response.count - start >= 5 {
+      let length =
+        Int(call.response[start + 1]) << 24 | Int(call.response[start + 2]) << 16 | Int(call.response[start + 3]) << 8
+        | Int(call.response[start + 4])
+      guard call.response.count - start - 5 >= length else { break }
+      onMessage(Array(call.response[(start + 5)..<(start + 5 + length)]))
+      start += 5 + length
+    }
+    if start > 0 { call.response.removeFirst(start) }
   }
 
   func streamClosed(streamID: Int32, errorCode: UInt32) {
     guard let call = calls.removeValue(forKey: streamID) else { return }
     let message = errorCode != 0 && call.status < 0 ? "stream reset (HTTP/2 error \(errorCode))" : call.message
-    let payload = call.response.count >= 5 ? Array(call.response[5...]) : []
+    let payload = call.onMessage == nil && call.response.count >= 5 ? Array(call.response[5...]) : []
     call.completion(call.status, message, payload)
   }
 }

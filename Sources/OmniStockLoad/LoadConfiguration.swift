@@ -10,6 +10,8 @@ public struct LoadConfiguration: Sendable {
   public var batchesInFlight = 4
   /// Events per batch.
   public var eventsPerBatch = 20
+  /// Send batches as `ApplyEvents` calls instead of on one `StreamEvents` stream per terminal.
+  public var unaryEvents = false
   /// Storefront clients (connections), each sending `GetAvailability` (and some batch reads).
   public var storefronts = 2
   /// Reads each storefront keeps in flight.

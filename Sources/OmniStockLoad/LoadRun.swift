@@ -91,7 +91,11 @@ public final class LoadRun: Sendable {
     return Result(
       seconds: seconds,
       operations: [
-        ("ApplyEvents (\(configuration.eventsPerBatch) events)", applyStats), ("GetAvailability", getStats),
+        (
+          configuration.unaryEvents
+            ? "ApplyEvents (\(configuration.eventsPerBatch) events)"
+            : "StreamEvents batch ack (\(configuration.eventsPerBatch) events)", applyStats
+        ), ("GetAvailability", getStats),
         ("BatchGetAvailability (\(configuration.batchReadSize))", batchStats),
       ],
       mismatches: ledger.compare(actual), checkedPositions: ledger.checked.count, ledgerEvents: ledger.events,

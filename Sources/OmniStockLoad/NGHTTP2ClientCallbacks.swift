@@ -37,16 +37,28 @@ enum NGHTTP2ClientCallbacks {
     return 0
   }
 
-  /// Serves a request's body (the one gRPC message) to the session, then ends the stream.
+  /// Serves a request's bytes to the session: a unary call's one message, then the end of the
+  /// stream; a stream's messages as they are sent, deferring while there is none and it is not
+  /// finished.
   static let readRequestBody: nghttp2_data_source_read_callback = { _, streamID, buffer, length, flags, _, userData in
     withConnection(userData) { connection -> Int in
       guard let call = connection.call(streamID), let buffer else { return Int(NGHTTP2_ERR_CALLBACK_FAILURE.rawValue) }
       let count = min(length, call.body.count - call.sent)
+      if count == 0 && !call.finished {
+        call.deferred = true
+        return Int(NGHTTP2_ERR_DEFERRED.rawValue)
+      }
       call.body.withUnsafeBytes { bytes in
-        buffer.update(from: bytes.baseAddress!.advanced(by: call.sent).assumingMemoryBound(to: UInt8.self), count: count)
+        if count > 0 {
+          buffer.update(from: bytes.baseAddress!.advanced(by: call.sent).assumingMemoryBound(to: UInt8.self), count: count)
+        }
       }
       call.sent += count
-      if call.sent == call.body.count { flags!.pointee |= UInt32(NGHTTP2_DATA_FLAG_EOF.rawValue) }
+      if call.sent == call.body.count {
+        call.body.removeAll(keepingCapacity: true)
+        call.sent = 0
+        if call.finished { flags!.pointee |= UInt32(NGHTTP2_DATA_FLAG_EOF.rawValue) }
+      }
       return count
     }
   }

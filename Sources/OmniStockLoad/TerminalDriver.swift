@@ -2,15 +2,21 @@ import OmniStockAPI
 import SwiftProtobuf
 import Synchronization
 
-/// One POS terminal: a connection sending `ApplyEvents` batches closed-loop (a fixed number in
-/// flight), sales mostly, some returns and receipts, on Zipf-popular SKUs; it keeps the ledger
-/// of what was acknowledged. Everything runs on the connection's I/O thread.
+/// One POS terminal: a connection sending event batches closed-loop (a fixed number in flight)
+/// on one long-lived `StreamEvents` stream (or, with `unaryEvents`, as `ApplyEvents` calls),
+/// sales mostly, some returns and receipts, on Zipf-popular SKUs; it keeps the ledger of what
+/// was acknowledged. Everything runs on the connection's I/O thread.
 final class TerminalDriver: Sendable {
   struct State {
     var ledger = LoadLedger()
     var stats = OperationStats()
     var zipf: ZipfGenerator
     var seq: UInt64 = 0
+    /// The stream, once open.
+    var stream: Int32?
+    /// Batches sent on the stream and not yet acknowledged, oldest first (acks come in order).
+    var pending: [(positions: [(LoadLedger.Position, Int64)], started: ContinuousClock.Instant)] = []
+    var finished = false
   }
 
   let connection: GRPCClientConnection
@@ -30,12 +36,70 @@ final class TerminalDriver: Sendable {
   }
 
   func start() {
-    for _ in 0..<run.configuration.batchesInFlight { sendNext(fromIOThread: false) }
+    guard !run.configuration.unaryEvents else {
+      for _ in 0..<run.configuration.batchesInFlight { sendNext(fromIOThread: false) }
+      return
+    }
+    connection.openStream(
+      path: "/omnistock.v1.Ingest/StreamEvents",
+      onOpen: { [self] id in
+        state.withLock { $0.stream = id }
+        for _ in 0..<run.configuration.batchesInFlight { sendOnStream() }
+      },
+      onMessage: { [self] bytes in acknowledged(bytes) },
+      completion: { [self] status, _, _ in
+        // The stream ended: whatever was not acknowledged has an unknown outcome.
+        state.withLock { state in
+          for batch in state.pending { for (position, _) in batch.positions { state.ledger.unknown(position) } }
+          if !state.pending.isEmpty || status != 0 { state.stats.record(micros: 1, status: status == 0 ? -1 : status) }
+          state.pending.removeAll()
+        }
+        if status != 0 { failures.add(1, ordering: .relaxed) }
+      })
   }
 
-  private func sendNext(fromIOThread: Bool) {
-    guard ContinuousClock.now < deadline else { return }
-    let (batch, positions) = state.withLock { state -> (Omnistock_V1_EventBatch, [(LoadLedger.Position, Int64)]) in
+  /// Sends the next batch on the stream, or half-closes it after the deadline once every batch
+  /// is acknowledged (I/O thread).
+  private func sendOnStream() {
+    guard ContinuousClock.now < deadline else {
+      let (stream, done) = state.withLock { state -> (Int32?, Bool) in
+        let done = state.pending.isEmpty && !state.finished
+        if done { state.finished = true }
+        return (state.stream, done)
+      }
+      if done, let stream { connection.finish(stream) }
+      return
+    }
+    let (batch, positions) = nextBatch()
+    let stream = state.withLock { state -> Int32? in
+      state.pending.append((positions, ContinuousClock.now))
+      return state.stream
+    }
+    guard let stream, let message: [UInt8] = try? batch.serializedBytes() else { return }
+    connection.send(message, on: stream)
+  }
+
+  /// One ack on the stream: the oldest pending batch's (I/O thread).
+  private func acknowledged(_ bytes: [UInt8]) {
+    let ack = try? Omnistock_V1_EventAck(serializedBytes: bytes)
+    let applied = state.withLock { state -> Int in
+      guard !state.pending.isEmpty else { return 0 }
+      let batch = state.pending.removeFirst()
+      state.stats.record(micros: LoadRun.micros(since: batch.started), status: ack == nil ? -1 : 0)
+      if let ack, ack.applied == ack.received, ack.outcomes.isEmpty {
+        for (position, delta) in batch.positions { state.ledger.applied(position, delta: delta) }
+        return batch.positions.count
+      }
+      for (position, _) in batch.positions { state.ledger.unknown(position) }
+      return 0
+    }
+    eventsAcked.add(applied, ordering: .relaxed)
+    sendOnStream()
+  }
+
+  /// The next batch, and what each of its events does to its position.
+  private func nextBatch() -> (Omnistock_V1_EventBatch, [(LoadLedger.Position, Int64)]) {
+    state.withLock { state -> (Omnistock_V1_EventBatch, [(LoadLedger.Position, Int64)]) in
       var batch = Omnistock_V1_EventBatch()
       var positions: [(LoadLedger.Position, Int64)] = []
       for _ in 0..<run.configuration.eventsPerBatch {
@@ -59,6 +123,11 @@ final class TerminalDriver: Sendable {
       }
       return (batch, positions)
     }
+  }
+
+  private func sendNext(fromIOThread: Bool) {
+    guard ContinuousClock.now < deadline else { return }
+    let (batch, positions) = nextBatch()
     let started = ContinuousClock.now
     let message = (try? batch.serializedBytes()) ?? []
     let completion: GRPCClientConnection.Completion = { [self] status, _, bytes in

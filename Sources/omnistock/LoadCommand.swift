@@ -10,7 +10,8 @@ struct LoadCommand: ParsableCommand {
     commandName: "load",
     abstract: "Load-test a running OmniStock server and check what it holds afterwards.",
     discussion: """
-      POS terminals send ApplyEvents batches (sales, returns, receipts) closed-loop; storefronts send \\
+      POS terminals send event batches (sales, returns, receipts) closed-loop on one long-lived StreamEvents \
+      stream each (or as ApplyEvents calls with --unary-events); storefronts send \\
       GetAvailability and BatchGetAvailability; SKUs follow a Zipf popularity over a catalogue this run \\
       creates (so stock starts at 0), across locations it declares. At the end every touched position \\
       is read back and compared with the ledger of acknowledged events.
@@ -22,6 +23,7 @@ struct LoadCommand: ParsableCommand {
   @Option(help: "POS terminals (connections).") var terminals = 2
   @Option(help: "Batches in flight per terminal.") var batchesInFlight = 4
   @Option(help: "Events per batch.") var eventsPerBatch = 20
+  @Flag(help: "Send batches as ApplyEvents calls instead of on one StreamEvents stream per terminal.") var unaryEvents = false
   @Option(help: "Storefront clients (connections).") var storefronts = 2
   @Option(help: "Reads in flight per storefront.") var readsInFlight = 16
   @Option(help: "Every n-th read is a BatchGetAvailability (0: none).") var batchReadEvery = 10
@@ -49,6 +51,7 @@ struct LoadCommand: ParsableCommand {
     configuration.terminals = terminals
     configuration.batchesInFlight = batchesInFlight
     configuration.eventsPerBatch = eventsPerBatch
+    configuration.unaryEvents = unaryEvents
     configuration.storefronts = storefronts
     configuration.readsInFlight = readsInFlight
     configuration.batchReadEvery = batchReadEvery
