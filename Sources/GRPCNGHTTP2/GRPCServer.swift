@@ -48,6 +48,8 @@ public final class GRPCServer: Sendable {
     public var maxHeaderListBytes: UInt32
     /// How long a graceful shutdown waits for calls in flight before closing connections.
     public var gracefulShutdownTimeout: Duration
+    /// Told about every call the server ends (metrics), if set.
+    public var observer: (any CallObserver)?
 
     /// Creates a configuration; every limit has a production default.
     public init(

@@ -255,6 +255,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     let stream = pool.popLast() ?? ServerStream(maxMessageBytes: configuration.maxReceiveMessageBytes, allocator: allocator)
     stream.id = streamID
     stream.phase = .receivingHeaders
+    if configuration.observer != nil { stream.startedNanos = NIODeadline.now().uptimeNanoseconds }
     streams[streamID] = stream
   }
 
@@ -643,7 +644,14 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     stream.responseHeadersSubmitted = true
   }
 
+  private func observe(_ stream: ServerStream, _ status: GRPCStatus) {
+    guard let observer = configuration.observer else { return }
+    let now = NIODeadline.now().uptimeNanoseconds
+    observer.callEnded(route: stream.routeIndex, code: status.code, nanoseconds: now &- stream.startedNanos)
+  }
+
   private func submitTrailers(session: OpaquePointer, stream: ServerStream, status: GRPCStatus) {
+    observe(stream, status)
     withStatusFields(status, trailersOnly: false) { fields in
       if nghttp2_submit_trailer(session, stream.id, fields.baseAddress, fields.count) != 0 {
         // The trailers could not be queued: end the stream rather than leave the call hanging.
@@ -653,6 +661,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
   }
 
   private func submitTrailersOnly(session: OpaquePointer, stream: ServerStream, status: GRPCStatus) {
+    observe(stream, status)
     withStatusFields(status, trailersOnly: true) { fields in
       if nghttp2_submit_response(session, stream.id, fields.baseAddress, fields.count, nil) != 0 {
         _ = nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), stream.id, NGHTTP2_INTERNAL_ERROR.rawValue)

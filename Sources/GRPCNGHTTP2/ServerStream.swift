@@ -32,6 +32,8 @@ final class ServerStream {
   }
 
   var id: Int32 = 0
+  /// When the request headers began (monotonic nanoseconds), for the call observer.
+  var startedNanos: UInt64 = 0
   var phase: Phase = .idle
 
   // What the request headers said.

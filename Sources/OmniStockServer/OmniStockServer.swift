@@ -172,13 +172,13 @@ public final class OmniStockServer: Service, Sendable {
     self.writer = writer
     self.checkpointer = Checkpointer(
       writer: writer, directory: directory, path: checkpointDirectory, last: restored?.summary)
-    self.metrics = ServerMetrics(writer: writer, directory: directory, checkpointer: checkpointer)
-    self.grpcServer = GRPCServer(
-      configuration: configuration.grpc,
-      router: Self.router(
-        writer: writer, directory: directory, health: health, checkpointer: checkpointer,
-        startedAtUnixMs: WallClock.nowUnixMs()),
-      logger: logger)
+    let metrics = ServerMetrics(writer: writer, directory: directory, checkpointer: checkpointer)
+    self.metrics = metrics
+    let router = Self.router(
+      writer: writer, directory: directory, health: health, checkpointer: checkpointer, startedAtUnixMs: WallClock.nowUnixMs())
+    var grpc = configuration.grpc
+    if configuration.metricsPort != nil { grpc.observer = metrics.requestObserver(methods: router.methods) }
+    self.grpcServer = GRPCServer(configuration: grpc, router: router, logger: logger)
   }
 
   /// The router with every method of the contract.

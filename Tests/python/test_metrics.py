@@ -4,7 +4,9 @@ counters and gauges say exactly what happened; other paths are 404."""
 import urllib.error
 import urllib.request
 
+import grpc
 from omnistock.v1 import admin_pb2, admin_pb2_grpc, ingest_pb2, ingest_pb2_grpc
+from omnistock.v1 import availability_pb2 as avail_pb2, availability_pb2_grpc as avail_pb2_grpc
 from omnistock_helpers import RECEIPT, RPC_TIMEOUT, SALE, declare_location, event, uid
 
 
@@ -46,6 +48,19 @@ def test_metrics_after_a_known_workload(server_factory):
     assert first["omnistock_index_applied_lsn"] == ack.lsn
     assert first["omnistock_log_durable_lsn"] >= ack.lsn
     assert first["omnistock_log_fsyncs_total"] >= 1
+    # Requests by method and status, and their latency.
+    apply = "/omnistock.v1.Ingest/ApplyEvents"
+    assert first[f'omnistock_requests_total{{method="{apply}",code="OK"}}'] == 2
+    assert first[f'omnistock_requests_total{{method="/omnistock.v1.Admin/UpsertLocation",code="OK"}}'] == 1
+    assert first[f'omnistock_request_duration_seconds_count{{method="{apply}"}}'] == 2
+    bad = avail_pb2.GetAvailabilityRequest(query=avail_pb2.AvailabilityQuery(sku="bad sku", location_id=loc))
+    try:
+        avail_pb2_grpc.AvailabilityStub(channel).GetAvailability(bad, timeout=RPC_TIMEOUT)
+        raise AssertionError("a malformed sku was accepted")
+    except grpc.RpcError as error:
+        assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    invalid = scrape(srv.metrics_port)
+    assert invalid['omnistock_requests_total{method="/omnistock.v1.Availability/GetAvailability",code="INVALID_ARGUMENT"}'] == 1
     # Counters keep counting across scrapes, never going back.
     ingest.ApplyEvents(ingest_pb2.EventBatch(events=[event(dev, 6, loc, b, SALE, 1)]), timeout=RPC_TIMEOUT)
     second = scrape(srv.metrics_port)

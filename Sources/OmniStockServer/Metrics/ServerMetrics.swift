@@ -1,3 +1,4 @@
+public import GRPCNGHTTP2
 import OmniStockAPI
 import Prometheus
 import StockIndex
@@ -21,6 +22,11 @@ public final class ServerMetrics: Sendable {
     self.writer = writer
     self.directory = directory
     self.checkpointer = checkpointer
+  }
+
+  /// Per-RPC request counts and latencies, to install as the gRPC server's call observer.
+  public func requestObserver(methods: [RPCMethod]) -> any CallObserver {
+    RequestMetrics(registry: registry, methods: methods)
   }
 
   /// The metrics now, as Prometheus text (exposition format 0.0.4).
