@@ -7,8 +7,7 @@
 #   SECONDS_PER=5 tools/bench-log.sh   # longer measurements
 set -euo pipefail
 cd "$(dirname "$0")/.."
-swift build -c release --product omnistock --scratch-path .build-release >/dev/null
-bin="$(swift build -c release --scratch-path .build-release --show-bin-path)/omnistock"
+bin="$(bash tools/release-binary.sh)"
 mkdir -p .build-bench-log
 table=$("$bin" bench-log --seconds "${SECONDS_PER:-3}" --directory .build-bench-log)
 echo "$table"

@@ -10,8 +10,7 @@ cd "$(dirname "$0")/.."
 clients=${CLIENTS:-16}
 reservations=${RESERVATIONS:-2000}
 rate=${INGEST_RATE:-10000}
-swift build -c release --product omnistock --scratch-path .build-release >/dev/null
-bin="$(swift build -c release --scratch-path .build-release --show-bin-path)/omnistock"
+bin="$(bash tools/release-binary.sh)"
 mkdir -p .build-bench-reserve
 table=$("$bin" bench-reserve --clients "$clients" --reservations "$reservations" --ingest-rate "$rate" --directory .build-bench-reserve)
 echo "$table"

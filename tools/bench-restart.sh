@@ -9,8 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 positions=${POSITIONS:-10000000}
 records=${RECORDS:-10000000}
-swift build -c release --product omnistock --scratch-path .build-release >/dev/null
-bin="$(swift build -c release --scratch-path .build-release --show-bin-path)/omnistock"
+bin="$(bash tools/release-binary.sh)"
 mkdir -p .build-bench-restart
 table=$("$bin" bench-restart --positions "$positions" --records "$records" --directory .build-bench-restart)
 echo "$table"

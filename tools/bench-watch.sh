@@ -9,8 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 watchers=${WATCHERS:-1000}
 events=${EVENTS:-300000}
-swift build -c release --product omnistock --scratch-path .build-release >/dev/null
-bin="$(swift build -c release --scratch-path .build-release --show-bin-path)/omnistock"
+bin="$(bash tools/release-binary.sh)"
 mkdir -p .build-bench-watch
 table=$("$bin" bench-watch --watchers "$watchers" --events "$events" --directory .build-bench-watch)
 echo "$table"

@@ -1,4 +1,6 @@
 import Dispatch
+import GRPCNGHTTP2
+import Logging
 import OmniStockAPI
 import Synchronization
 import WriteAheadLog
@@ -6,6 +8,33 @@ import WriteAheadLog
 /// Traffic for the in-process benchmarks (``RestartBenchmark``, ``WatchBenchmark``): locations and
 /// POS events sent straight to the engine, without the network.
 enum BenchmarkTraffic {
+  /// A server for an in-process benchmark: recovered from `directory`, never listening, no
+  /// periodic checkpoints, quiet logs.
+  static func openServer(directory: String, expectedSlots: Int = 0, label: String) throws -> OmniStockServer {
+    var logger = Logger(label: label)
+    logger.logLevel = .warning
+    return try OmniStockServer(
+      configuration: .init(
+        grpc: .init(host: "127.0.0.1", port: 0, threads: 1), dataDirectory: directory, expectedSlots: expectedSlots,
+        checkpointIntervalSeconds: 0, checkpointLogBytes: 0),
+      logger: logger)
+  }
+
+  /// A POS event of `device` (event time now-ish, in order of `seq`).
+  static func event(
+    device: String, seq: UInt64, location: Int, sku: Int, type: Omnistock_V1_EventType, quantity: Int64, timeUnixMs: Int64
+  ) -> Omnistock_V1_StockEvent {
+    var event = Omnistock_V1_StockEvent()
+    event.deviceID = device
+    event.deviceSeq = seq
+    event.locationID = "bench-store-\(location)"
+    event.sku = "SKU-\(sku)"
+    event.type = type
+    event.quantity = quantity
+    event.eventTimeUnixMs = timeUnixMs
+    return event
+  }
+
   /// Declares locations `bench-store-0` ..< `bench-store-<count>`.
   static func declareLocations(_ count: Int, on server: OmniStockServer) async throws {
     var network = Omnistock_Config_V1_LocationNetwork()
@@ -41,15 +70,10 @@ enum BenchmarkTraffic {
       for number in next..<min(count, next + eventsPerBatch) {
         let (location, sku, quantity) = event(number)
         seq += 1
-        var stock = Omnistock_V1_StockEvent()
-        stock.deviceID = device
-        stock.deviceSeq = seq
-        stock.locationID = "bench-store-\(location)"
-        stock.sku = "SKU-\(sku)"
-        stock.type = .receipt
-        stock.quantity = quantity
-        stock.eventTimeUnixMs = time + Int64(number)
-        batch.events.append(stock)
+        batch.events.append(
+          Self.event(
+            device: device, seq: seq, location: location, sku: sku, type: .receipt, quantity: quantity,
+            timeUnixMs: time + Int64(number)))
       }
       next += batch.events.count
       window.wait()

@@ -1,5 +1,4 @@
 import GRPCNGHTTP2
-import Logging
 import OmniStockAPI
 import Synchronization
 
@@ -33,13 +32,7 @@ public struct ReservationBenchmark: Sendable {
   static let skus = 5_000
 
   public func run() async throws -> [Row] {
-    var logger = Logger(label: "omnistock.bench-reserve")
-    logger.logLevel = .warning
-    let server = try OmniStockServer(
-      configuration: .init(
-        grpc: .init(host: "127.0.0.1", port: 0, threads: 1), dataDirectory: directory, checkpointIntervalSeconds: 0,
-        checkpointLogBytes: 0),
-      logger: logger)
+    let server = try BenchmarkTraffic.openServer(directory: directory, label: "omnistock.bench-reserve")
     try await BenchmarkTraffic.declareLocations(Self.locations, on: server)
     var group = Omnistock_Config_V1_LocationNetwork()
     var all = Omnistock_V1_LocationGroup()
@@ -127,15 +120,10 @@ public struct ReservationBenchmark: Sendable {
         var batch = Omnistock_V1_EventBatch()
         for _ in 0..<10 {
           seq += 1
-          var event = Omnistock_V1_StockEvent()
-          event.deviceID = device
-          event.deviceSeq = seq
-          event.locationID = "bench-store-\(Int(seq) % locations)"
-          event.sku = "SKU-\(Int(seq) * 31 % skus)"
-          event.type = .sale
-          event.quantity = 1
-          event.eventTimeUnixMs = WallClock.nowUnixMs()
-          batch.events.append(event)
+          batch.events.append(
+            BenchmarkTraffic.event(
+              device: device, seq: seq, location: Int(seq) % locations, sku: Int(seq) * 31 % skus, type: .sale, quantity: 1,
+              timeUnixMs: WallClock.nowUnixMs()))
         }
         ingestion.apply(batch) { _ in }
         applied += 10

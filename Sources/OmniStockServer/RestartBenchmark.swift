@@ -1,6 +1,5 @@
 import Dispatch
 import GRPCNGHTTP2
-import Logging
 import OmniStockAPI
 import StockIndex
 import Synchronization
@@ -36,14 +35,8 @@ public struct RestartBenchmark: Sendable {
 
   /// Opens (recovers) and closes the server on `directory`; returns the seconds the open took.
   public static func timeRestart(directory: String) async throws -> Double {
-    var logger = Logger(label: "omnistock.bench-restart")
-    logger.logLevel = .warning
     let start = ContinuousClock.now
-    let server = try OmniStockServer(
-      configuration: .init(
-        grpc: .init(host: "127.0.0.1", port: 0, threads: 1), dataDirectory: directory, checkpointIntervalSeconds: 0,
-        checkpointLogBytes: 0),
-      logger: logger)
+    let server = try BenchmarkTraffic.openServer(directory: directory, label: "omnistock.bench-restart")
     let elapsed = ContinuousClock.now - start
     try await server.close()
     return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
@@ -61,15 +54,9 @@ public struct RestartBenchmark: Sendable {
       steps.append(done)
       progress(done)
     }
-    var logger = Logger(label: "omnistock.bench-restart")
-    logger.logLevel = .warning
     let expected = positions + positions / 10
     func open() throws -> OmniStockServer {
-      try OmniStockServer(
-        configuration: .init(
-          grpc: .init(host: "127.0.0.1", port: 0, threads: 1), dataDirectory: directory, expectedSlots: expected,
-          checkpointIntervalSeconds: 0, checkpointLogBytes: 0),
-        logger: logger)
+      try BenchmarkTraffic.openServer(directory: directory, expectedSlots: expected, label: "omnistock.bench-restart")
     }
     var server = try open()
     let skusPerLocation = max(1, positions / locations)

@@ -1,5 +1,4 @@
 import GRPCNGHTTP2
-import Logging
 import StockIndex
 
 /// Measures what open watches cost writers: events/s applied through the engine with no watch,
@@ -28,13 +27,7 @@ public struct WatchBenchmark: Sendable {
   }
 
   public func run() async throws -> [Row] {
-    var logger = Logger(label: "omnistock.bench-watch")
-    logger.logLevel = .warning
-    let server = try OmniStockServer(
-      configuration: .init(
-        grpc: .init(host: "127.0.0.1", port: 0, threads: 1), dataDirectory: directory, checkpointIntervalSeconds: 0,
-        checkpointLogBytes: 0),
-      logger: logger)
+    let server = try BenchmarkTraffic.openServer(directory: directory, label: "omnistock.bench-watch")
     try await BenchmarkTraffic.declareLocations(10, on: server)
     let skus = watchers * 10
     // Every SKU and position exists before measuring, so all rows do the same work.
