@@ -21,7 +21,8 @@ import Glibc
 /// (a locked queue and a wake-up pipe).
 ///
 /// `@unchecked Sendable`: `session`, `calls`, `outbound` and the socket are touched only by the
-/// I/O thread (and by `init` before it starts); `submitted` is a mutex; `wake` is a pipe.
+/// I/O thread (and by `init` before it starts); `submitted` and `stopped` are mutexes, `running` is
+/// an atomic; the wake-up pipe's descriptors never change.
 public final class GRPCClientConnection: @unchecked Sendable {
   /// How a call ended: the `grpc-status` (or -1 when the stream or connection failed), the
   /// `grpc-message`, and the response message bytes (without the 5-byte gRPC prefix).
@@ -71,7 +72,8 @@ public final class GRPCClientConnection: @unchecked Sendable {
   private let submitted = Mutex<(requests: [Request], closing: Bool)>(([], false))
   private var thread: Thread?
   private let stopped = Mutex(false)
-  private var running = true
+  /// Cleared by ``close(graceSeconds:)`` when the grace period is over: the I/O thread stops.
+  private let running = Atomic<Bool>(true)
 
   /// Connects to `host:port` (an IPv4 address) and starts the I/O thread.
   public init(host: String, port: Int) throws {
@@ -186,7 +188,7 @@ public final class GRPCClientConnection: @unchecked Sendable {
     _ = Glibc.write(wakeWrite, &byte, 1)
     let deadline = ContinuousClock.now + .milliseconds(Int(graceSeconds * 1000))
     while !stopped.withLock({ $0 }) && ContinuousClock.now < deadline { usleep(1_000) }
-    running = false
+    running.store(false, ordering: .relaxed)
     while !stopped.withLock({ $0 }) { usleep(1_000) }
   }
 
@@ -250,7 +252,7 @@ public final class GRPCClientConnection: @unchecked Sendable {
   private func runLoop() {
     var input = [UInt8](repeating: 0, count: 1 << 16)
     var closing = false
-    loop: while running {
+    loop: while running.load(ordering: .relaxed) {
       let (requests, closeNow) = submitted.withLock { state -> ([Request], Bool) in
         defer { state.requests.removeAll(keepingCapacity: true) }
         return (state.requests, state.closing)
