@@ -3,10 +3,11 @@
 # 127.0.0.1 port with a temporary data directory, runs `omnistock load` for LOAD_SECONDS (10),
 # which exits non-zero if the server's stock differs from the ledger of acknowledged events,
 # then stops the server with SIGTERM (it must exit 0).
-#   tools/load-smoke.sh [path/to/omnistock]
+#   tools/load-smoke.sh [path/to/omnistock [extra omnistock load flags...]]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin="${1:-$(swift build --show-bin-path)/omnistock}"
+shift || true
 data="$(mktemp -d)"
 log="$data.serve.log"
 trap 'kill -9 "${server:-0}" 2>/dev/null || true; rm -rf "$data" "$log"' EXIT
@@ -20,7 +21,7 @@ for _ in $(seq 1 300); do
   sleep 0.1
 done
 [ -n "$port" ] || { cat "$log" >&2; echo "the server did not start listening" >&2; exit 1; }
-"$bin" load --port "$port" --seconds "${LOAD_SECONDS:-10}"
+"$bin" load --port "$port" --seconds "${LOAD_SECONDS:-10}" "$@"
 kill -TERM "$server"
 wait "$server"
 rm -f "$data.out"
