@@ -108,6 +108,7 @@ let targets: [Target] = [
     dependencies: [
       "CNGHTTP2",
       "OmniStockAPI",
+      .product(name: "DequeModule", package: "swift-collections"),
       .product(name: "SwiftProtobuf", package: "swift-protobuf"),
       .product(name: "Histogram", package: "hdrhistogram-swift"),
     ],

@@ -31,6 +31,6 @@ bin="$(swift build --show-bin-path)/omnistock"
 echo "==> python grpcio interoperability tests"
 OMNISTOCK_BIN="$bin" python3 -m pytest -q Tests/python
 echo "==> load smoke: omnistock load against a real server, then the ledger check"
-bash tools/load-smoke.sh "$bin"
+bash tools/load-smoke.sh "$bin" --shoppers 1 --watchers 1
 echo "==> crash test: kill -9 at random moments, restart, every acknowledged event exactly once"
 python3 Tests/crash/crash_test.py --cycles "${CRASH_CYCLES:-20}" --binary "$bin"

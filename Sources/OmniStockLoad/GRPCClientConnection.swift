@@ -69,7 +69,19 @@ public final class GRPCClientConnection: @unchecked Sendable {
   private var session: OpaquePointer?
   private var calls: [Int32: Call] = [:]
   private var outbound: [UInt8] = []
-  private let submitted = Mutex<(requests: [Request], closing: Bool)>(([], false))
+  /// What other threads hand to the I/O thread.
+  private struct Inbox: @unchecked Sendable {  // closures handed over once, run only on the I/O thread
+    var requests: [Request] = []
+    var closing = false
+    var ticker: Ticker?
+  }
+
+  /// Called on the I/O thread when it is due; returns when it wants to run next (nil: never).
+  public typealias Ticker = () -> ContinuousClock.Instant?
+
+  private let submitted = Mutex(Inbox())
+  private var ticker: Ticker?
+  private var tickAt: ContinuousClock.Instant?
   private var thread: Thread?
   private let stopped = Mutex(false)
   /// Cleared by ``close(graceSeconds:)`` when the grace period is over: the I/O thread stops.
@@ -132,6 +144,15 @@ public final class GRPCClientConnection: @unchecked Sendable {
     Glibc.close(socket)
     Glibc.close(wakeRead)
     Glibc.close(wakeWrite)
+  }
+
+  /// Runs `ticker` on the I/O thread from now on (an open-loop driver sends what is due from it):
+  /// at once, then whenever the instant it last returned has come. The connection wakes for it
+  /// with microsecond resolution.
+  public func setTicker(_ ticker: @escaping Ticker) {
+    submitted.withLock { $0.ticker = ticker }
+    var byte: UInt8 = 1
+    _ = Glibc.write(wakeWrite, &byte, 1)
   }
 
   /// Starts a unary call from any thread.
@@ -253,19 +274,30 @@ public final class GRPCClientConnection: @unchecked Sendable {
     var input = [UInt8](repeating: 0, count: 1 << 16)
     var closing = false
     loop: while running.load(ordering: .relaxed) {
-      let (requests, closeNow) = submitted.withLock { state -> ([Request], Bool) in
-        defer { state.requests.removeAll(keepingCapacity: true) }
-        return (state.requests, state.closing)
+      let inbox = submitted.withLock { inbox -> Inbox in
+        defer {
+          inbox.requests.removeAll(keepingCapacity: true)
+          inbox.ticker = nil
+        }
+        return inbox
       }
-      closing = closing || closeNow
-      for request in requests { submit(request) }
+      closing = closing || inbox.closing
+      if let newTicker = inbox.ticker {
+        ticker = newTicker
+        tickAt = .now
+      }
+      for request in inbox.requests { submit(request) }
       if closing && calls.isEmpty { break }
+      if !closing, let ticker, let at = tickAt, ContinuousClock.now >= at { tickAt = ticker() }
       guard flush() else { break }
       var descriptors = [
         pollfd(fd: socket, events: Int16(POLLIN) | (outbound.isEmpty ? 0 : Int16(POLLOUT)), revents: 0),
         pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0),
       ]
-      let ready = poll(&descriptors, 2, 100)
+      var wait = Duration.milliseconds(100)
+      if !closing, let at = tickAt { wait = max(.zero, min(wait, at - .now)) }
+      var timeout = timespec(tv_sec: Int(wait.components.seconds), tv_nsec: Int(wait.components.attoseconds / 1_000_000_000))
+      let ready = ppoll(&descriptors, 2, &timeout, nil)
       if ready < 0 && errno != EINTR { break }
       if descriptors[1].revents != 0 {
         var drain = [UInt8](repeating: 0, count: 256)

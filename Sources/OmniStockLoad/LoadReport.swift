@@ -19,6 +19,16 @@ public enum LoadReport {
           + "\(histogram.max) | \(errors) |")
     }
     lines.append("")
+    lines.append("pacing: \(result.pacing)")
+    if result.unsentCalls > 0 {
+      lines.append("unsent: \(result.unsentCalls) calls were due but not sent (the server fell more than 10,000 calls behind on a connection)")
+    }
+    if result.cartsOutOfStock > 0 { lines.append("carts that found nothing in stock: \(result.cartsOutOfStock)") }
+    if result.watchMessages > 0 {
+      lines.append(
+        "watches: \(result.watchMessages) messages with \(result.watchUpdates) key updates "
+          + "(\(Int(Double(result.watchUpdates) / result.seconds))/s)")
+    }
     lines.append(
       "events acknowledged: \(result.ledgerEvents) (\(Int(Double(result.ledgerEvents) / result.seconds))/s); "
         + "load tool CPU: \(String(format: "%.2f", result.cpuSeconds)) s in \(String(format: "%.1f", result.seconds)) s "
@@ -47,7 +57,8 @@ public enum LoadReport {
     let object: [String: Any] = [
       "seconds": result.seconds, "operations": operations, "eventsAcknowledged": result.ledgerEvents,
       "cpuSeconds": result.cpuSeconds, "checkedPositions": result.checkedPositions,
-      "mismatches": result.mismatches.map(\.description),
+      "mismatches": result.mismatches.map(\.description), "unsentCalls": result.unsentCalls,
+      "cartsOutOfStock": result.cartsOutOfStock, "watchMessages": result.watchMessages, "watchUpdates": result.watchUpdates, "pacing": result.pacing,
     ]
     return (try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])) ?? Data()
   }
