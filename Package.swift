@@ -4,13 +4,14 @@
 //
 // Targets (one job each):
 // - CNGHTTP2:          system-library shim over Debian's libnghttp2 (HTTP/2 framing, HPACK, flow control).
-// - GRPCNGHTTP2:       a thin gRPC-over-HTTP/2 server on libnghttp2 + SwiftNIO. Knows gRPC, not inventory.
+// - GRPCNGHTTP2:       a thin gRPC-over-HTTP/2 server on libnghttp2 + SwiftNIO (+ NIOSSL for TLS). Knows
+//                      gRPC, limits and who may call what (through an authorizer), not inventory.
 // - StockIndex:        the in-memory sharded index of positions and group totals; lock-free reads.
 // - WriteAheadLog:     segments, checksummed records, group commit, recovery. Bytes, not inventory.
 // - OmniStockAPI:      generated protobuf messages (committed; `tools/generate-protos.sh`).
 // - OmniStockAPIGRPC:  generated grpc-swift-2 stubs (committed); tests and benchmarks use them as an
 //                      independent client and as the baseline server. The server itself does not.
-// - OmniStockServer:   the gRPC services (thin: decode, validate, call the domain), the engine,
+// - OmniStockServer:   the gRPC services (thin: decode, validate, call the domain), access tokens, the engine,
 //                      checkpoints, reservations, watches, metrics (swift-prometheus), lifecycle.
 // - OmniStockLoad:     `omnistock load`: a lean gRPC client on libnghttp2, workloads, ledger, report.
 // - omnistock:         the executable (`omnistock serve`, `omnistock load`, benchmarks).
@@ -25,6 +26,8 @@ let defaultSwiftSettings: [SwiftSetting] = [
 
 let dependencies: [Package.Dependency] = [
   .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+  .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+  .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
   .package(url: "https://github.com/apple/swift-atomics.git", from: "1.3.0"),
   .package(url: "https://github.com/apple/swift-collections.git", from: "1.1.0"),
   .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
@@ -51,6 +54,7 @@ let targets: [Target] = [
       "CNGHTTP2",
       .product(name: "NIOCore", package: "swift-nio"),
       .product(name: "NIOPosix", package: "swift-nio"),
+      .product(name: "NIOSSL", package: "swift-nio-ssl"),
       .product(name: "DequeModule", package: "swift-collections"),
       .product(name: "SwiftProtobuf", package: "swift-protobuf"),
       .product(name: "Logging", package: "swift-log"),
@@ -100,6 +104,7 @@ let targets: [Target] = [
       .product(name: "Logging", package: "swift-log"),
       .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
       .product(name: "Prometheus", package: "swift-prometheus"),
+      .product(name: "Crypto", package: "swift-crypto"),
     ],
     swiftSettings: defaultSwiftSettings
   ),

@@ -12,14 +12,20 @@ public struct CallContext: Sendable {
   public let deadline: NIODeadline?
   /// The value of the `authorization` request header, if the client sent one.
   public let authorization: String?
+  /// Who is calling, as the server's ``CallAuthorizer`` established it (`nil` without one).
+  public let principal: (any CallPrincipal)?
   /// The event loop that owns the call's connection. Unary handlers are invoked on it.
   public let eventLoop: any EventLoop
 
   /// Creates a context (public for tests of handlers).
-  public init(method: RPCMethod, deadline: NIODeadline?, authorization: String?, eventLoop: any EventLoop) {
+  public init(
+    method: RPCMethod, deadline: NIODeadline?, authorization: String?, principal: (any CallPrincipal)? = nil,
+    eventLoop: any EventLoop
+  ) {
     self.method = method
     self.deadline = deadline
     self.authorization = authorization
+    self.principal = principal
     self.eventLoop = eventLoop
   }
 }

@@ -1,9 +1,11 @@
 public import Logging
 public import NIOCore
 import NIOPosix
+import NIOSSL
 import Synchronization
 
-/// A gRPC server over HTTP/2 (cleartext, prior knowledge), built on libnghttp2 and SwiftNIO.
+/// A gRPC server over HTTP/2 (cleartext with prior knowledge, or TLS with ALPN `h2`), built on
+/// libnghttp2 and SwiftNIO (and NIOSSL for TLS).
 ///
 /// It serves the methods of an ``RPCRouter``: unary handlers run on the connection's event loop,
 /// streaming handlers in their own tasks (see ``RPCHandler``).
@@ -50,6 +52,23 @@ public final class GRPCServer: Sendable {
     public var gracefulShutdownTimeout: Duration
     /// Told about every call the server ends (metrics), if set.
     public var observer: (any CallObserver)?
+    /// Decides whether each call may start (tokens, roles), if set.
+    public var authorizer: (any CallAuthorizer)?
+    /// TLS (HTTP/2 over TLS, ALPN `h2`), if set; otherwise cleartext HTTP/2 with prior knowledge.
+    public var tls: ServerTLS?
+    /// Open connections at most; one more is sent GOAWAY (ENHANCE_YOUR_CALM, "too many
+    /// connections") and closed. Default 10,000.
+    public var maxConnections: Int
+    /// A connection with no call in flight for this long is sent GOAWAY and closed; `nil` never.
+    /// Default 5 minutes.
+    public var idleTimeout: Duration?
+    /// Calls a connection may start per second (bursts up to one second's worth); beyond it calls
+    /// end with `RESOURCE_EXHAUSTED`. `nil` (default): no limit.
+    public var maxCallsPerSecondPerConnection: Int?
+    /// RST_STREAM frames a client may send: a burst, then this many per second; beyond it the
+    /// connection is closed (the HTTP/2 "rapid reset" attack). Defaults 1,000 and 100.
+    public var resetStreamBurst: UInt64
+    public var resetStreamsPerSecond: UInt64
 
     /// Creates a configuration; every limit has a production default.
     public init(
@@ -72,6 +91,10 @@ public final class GRPCServer: Sendable {
       self.connectionWindowBytes = connectionWindowBytes
       self.maxHeaderListBytes = maxHeaderListBytes
       self.gracefulShutdownTimeout = gracefulShutdownTimeout
+      self.maxConnections = 10_000
+      self.idleTimeout = .seconds(300)
+      self.resetStreamBurst = 1_000
+      self.resetStreamsPerSecond = 100
     }
   }
 
@@ -122,9 +145,16 @@ public final class GRPCServer: Sendable {
       .childChannelOption(.maxMessagesPerRead, value: 16)
       .childChannelInitializer { [weak self] channel in
         channel.eventLoop.makeCompletedFuture {
-          try channel.pipeline.syncOperations.addHandler(
-            ServerConnectionHandler(router: router, configuration: configuration, logger: logger))
-          self?.track(channel)
+          guard let self, let admission = self.track(channel) else {
+            channel.close(promise: nil)
+            return
+          }
+          if let tls = configuration.tls {
+            try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls.context))
+          }
+          let handler = ServerConnectionHandler(router: router, configuration: configuration, logger: logger)
+          if admission == .overLimit { handler.refuse("too many connections (this server takes \(configuration.maxConnections))") }
+          try channel.pipeline.syncOperations.addHandler(handler)
         }
       }
     let listener = try await bootstrap.bind(host: configuration.host, port: configuration.port).get()
@@ -195,23 +225,30 @@ public final class GRPCServer: Sendable {
     try await group.shutdownGracefully()
   }
 
-  private func track(_ channel: any Channel) {
+  /// How a new connection is let in.
+  enum Admission {
+    case admitted
+    /// Over ``Configuration/maxConnections``: told why, then closed.
+    case overLimit
+  }
+
+  /// Records a new connection; `nil` if the server is no longer running (close it).
+  private func track(_ channel: any Channel) -> Admission? {
     let id = ObjectIdentifier(channel)
-    let admitted = state.withLock { state -> Bool in
+    let admission = state.withLock { state -> Admission? in
       switch state {
       case .running(let listener, var connections):
+        let admission: Admission = connections.count >= configuration.maxConnections ? .overLimit : .admitted
         connections[id] = channel
         state = .running(listener: listener, connections: connections)
-        return true
+        return admission
       default:
-        return false
+        return nil
       }
     }
-    guard admitted else {
-      channel.close(promise: nil)
-      return
-    }
+    guard admission != nil else { return nil }
     channel.closeFuture.whenComplete { [weak self] _ in self?.untrack(id) }
+    return admission
   }
 
   private func untrack(_ id: ObjectIdentifier) {

@@ -48,15 +48,30 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
   private var flushScheduled = false
   private var readPending = false
   private var allocator = ByteBufferAllocator()
+  /// Calls this connection may still start now (`maxCallsPerSecondPerConnection`), if limited.
+  private var callRate: TokenBucket?
+  /// Why the server turns this connection away as soon as it starts, if it does.
+  private var refusal: String?
+  /// Fires when the connection has had no call for ``GRPCServer/Configuration/idleTimeout``.
+  private var idleTimer: Scheduled<Void>?
 
   init(router: RPCRouter, configuration: GRPCServer.Configuration, logger: Logger) {
     self.router = router
     self.configuration = configuration
     self.logger = logger
+    if let perSecond = configuration.maxCallsPerSecondPerConnection {
+      callRate = TokenBucket(perSecond: perSecond, nowNanos: NIODeadline.now().uptimeNanoseconds)
+    }
   }
 
   deinit {
     if let session { nghttp2_session_del(session) }
+  }
+
+  /// Turns the connection away as soon as its session starts: GOAWAY (ENHANCE_YOUR_CALM) with
+  /// `reason` as its debug data, then close. Call before the handler is added.
+  func refuse(_ reason: String) {
+    refusal = reason
   }
 
   // MARK: Channel events
@@ -147,6 +162,10 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     defer { nghttp2_option_del(options) }
     // The handler reopens flow-control windows itself, as requests are consumed.
     nghttp2_option_set_no_auto_window_update(options, 1)
+    // Flood protections: a client resetting streams faster than this ("rapid reset") loses the
+    // connection. libnghttp2 also caps CONTINUATION frames per header block (8), SETTINGS entries
+    // (32) and queued PING/SETTINGS acknowledgements (1,000) by default; those defaults are kept.
+    nghttp2_option_set_stream_reset_rate_limit(options, configuration.resetStreamBurst, configuration.resetStreamsPerSecond)
 
     var newSession: OpaquePointer?
     let rc = nghttp2_session_server_new2(
@@ -174,7 +193,28 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     }
     _ = nghttp2_session_set_local_window_size(
       newSession, UInt8(NGHTTP2_FLAG_NONE.rawValue), 0, Int32(clamping: configuration.connectionWindowBytes))
+    if let refusal {
+      state = .draining
+      let reason = Array(refusal.utf8)
+      _ = nghttp2_submit_goaway(
+        newSession, UInt8(NGHTTP2_FLAG_NONE.rawValue), 0, UInt32(NGHTTP2_ENHANCE_YOUR_CALM.rawValue), reason, reason.count)
+    } else {
+      armIdleTimer()
+    }
     flushOutput()
+  }
+
+  /// Starts the idle clock (no call in flight). A call starting stops it.
+  private func armIdleTimer() {
+    guard let timeout = configuration.idleTimeout, state == .active, let reference else { return }
+    idleTimer?.cancel()
+    let handler = reference.handler
+    let nanos = Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000
+    idleTimer = reference.eventLoop.scheduleTask(in: .nanoseconds(nanos)) {
+      let connection = handler.value
+      connection.idleTimer = nil
+      if connection.streams.isEmpty { connection.beginGracefulShutdown() }
+    }
   }
 
   /// Sends GOAWAY naming the last stream this server will process; calls already started finish,
@@ -196,6 +236,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
   private func tearDown() {
     guard state != .closed else { return }
     state = .closed
+    idleTimer?.cancel()
+    idleTimer = nil
     for stream in streams.values { abandon(stream, status: GRPCStatus(.unavailable, "the connection closed")) }
     streams.removeAll()
     if let session {
@@ -255,6 +297,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     let stream = pool.popLast() ?? ServerStream(maxMessageBytes: configuration.maxReceiveMessageBytes, allocator: allocator)
     stream.id = streamID
     stream.phase = .receivingHeaders
+    idleTimer?.cancel()
+    idleTimer = nil
     if configuration.observer != nil { stream.startedNanos = NIODeadline.now().uptimeNanoseconds }
     streams[streamID] = stream
   }
@@ -270,6 +314,15 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     if let failure = validate(stream) {
       finish(stream, failure)
       return
+    }
+    if let authorizer = configuration.authorizer {
+      switch authorizer.authorize(router.routes[stream.routeIndex!].method, authorization: stream.authorization) {
+      case .allowed(let principal):
+        stream.principal = principal
+      case .denied(let status):
+        finish(stream, .status(status))
+        return
+      }
     }
     if let timeout = stream.timeoutNanos {
       guard timeout > 0 else {
@@ -350,6 +403,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     }
     stream.reset()
     if pool.count < 64 { pool.append(stream) }
+    if streams.isEmpty { armIdleTimer() }
   }
 
   /// After our trailers go out, a client that is still sending is told to stop (RST_STREAM NO_ERROR).
@@ -418,12 +472,21 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
       let path = String(decoding: stream.unknownPath ?? [], as: UTF8.self)
       return .status(GRPCStatus(.unimplemented, "unknown method '\(path)': this server does not implement it"))
     }
+    if var limiter = callRate {
+      defer { callRate = limiter }
+      guard limiter.take(nowNanos: NIODeadline.now().uptimeNanoseconds) else {
+        return .status(
+          GRPCStatus(
+            .resourceExhausted,
+            "this connection exceeded \(limiter.perSecond) calls per second; slow down or spread calls over connections"))
+      }
+    }
     return nil
   }
 
   private func context(for stream: ServerStream, method: RPCMethod) -> CallContext {
     CallContext(
-      method: method, deadline: stream.deadline, authorization: stream.authorization,
+      method: method, deadline: stream.deadline, authorization: stream.authorization, principal: stream.principal,
       eventLoop: reference!.eventLoop)
   }
 

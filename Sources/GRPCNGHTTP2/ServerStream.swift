@@ -46,6 +46,8 @@ final class ServerStream {
   var malformedTimeout: String?
   var unsupportedEncoding: String?
   var authorization: String?
+  /// Set by the server's authorizer once the headers are complete.
+  var principal: (any CallPrincipal)?
   var deadline: NIODeadline?
   var remoteClosed = false
 
@@ -90,6 +92,7 @@ final class ServerStream {
     malformedTimeout = nil
     unsupportedEncoding = nil
     authorization = nil
+    principal = nil
     deadline = nil
     remoteClosed = false
     deframer.reset()

@@ -23,8 +23,8 @@ public struct IngestService: Sendable {
   public func register(into router: inout RPCRouter) {
     let ingestion = EventIngestion(writer: writer, directory: directory)
     router.unaryDeferred(OmniStockMethods.Ingest.applyEvents) {
-      (batch: Omnistock_V1_EventBatch, _, responder: ProtobufUnaryResponder<Omnistock_V1_EventAck>) in
-      ingestion.apply(batch) { result in
+      (batch: Omnistock_V1_EventBatch, context, responder: ProtobufUnaryResponder<Omnistock_V1_EventAck>) in
+      ingestion.apply(batch, token: context.principal as? AccessToken) { result in
         switch result {
         case .success(let ack): responder.respond(ack)
         case .failure(let status): responder.fail(status)
@@ -32,8 +32,9 @@ public struct IngestService: Sendable {
       }
     }
     router.bidirectionalStreaming(OmniStockMethods.Ingest.streamEvents) {
-      (batches: ProtobufRequestStream<Omnistock_V1_EventBatch>, acks: ProtobufResponseWriter<Omnistock_V1_EventAck>, _)
+      (batches: ProtobufRequestStream<Omnistock_V1_EventBatch>, acks: ProtobufResponseWriter<Omnistock_V1_EventAck>, context)
       in
+      let token = context.principal as? AccessToken
       // Up to `streamWindow` batches in flight per stream, acked in order once durable; they
       // share fsyncs with each other and with every other stream (group commit).
       try await writer.eventStreams.tracking {
@@ -49,7 +50,7 @@ public struct IngestService: Sendable {
           group.addTask {
             for try await batch in batches {
               guard let number = await ordered.reserve() else { return }
-              ingestion.apply(batch) { ordered.complete(number, $0) }
+              ingestion.apply(batch, token: token) { ordered.complete(number, $0) }
             }
             ordered.finish()
           }
@@ -58,9 +59,15 @@ public struct IngestService: Sendable {
       }
     }
     router.clientStreaming(OmniStockMethods.Ingest.syncSnapshot) {
-      (chunks: ProtobufRequestStream<Omnistock_V1_SnapshotChunk>, _) in
+      (chunks: ProtobufRequestStream<Omnistock_V1_SnapshotChunk>, context) in
+      let token = context.principal as? AccessToken
       var assembler = SnapshotAssembler()
       for try await chunk in chunks {
+        if let token, !token.mayWrite(at: chunk.locationID) {
+          throw GRPCStatus(
+            .permissionDenied,
+            "token '\(token.name)' may not sync location '\(chunk.locationID)'; nothing of this snapshot was applied")
+        }
         try assembler.add(chunk)
       }
       return try await assembler.apply(writer: writer, directory: directory, nowUnixMs: WallClock.nowUnixMs())

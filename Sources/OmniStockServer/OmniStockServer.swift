@@ -49,6 +49,13 @@ public final class OmniStockServer: Service, Sendable {
     /// Port of the Prometheus metrics endpoint (`GET /metrics`) on the gRPC host; 0 picks a free
     /// one; `nil` serves no metrics.
     public var metricsPort: Int?
+    /// TLS certificate, key and (for mutual TLS) client CA files; `nil`: cleartext HTTP/2.
+    public var tls: ServerTLS.Files?
+    /// The tokens file (see ``TokensFile``); `nil`: no tokens are checked (loopback only, unless
+    /// the operator insists).
+    public var tokensFile: String?
+    /// Rate limit for tokens whose entry sets none (`nil`: unlimited).
+    public var tokenCallsPerSecond: Int?
 
     public init(
       grpc: GRPCServer.Configuration = .init(), dataDirectory: String = "./omnistock-data", repairLog: Bool = false,
@@ -82,6 +89,9 @@ public final class OmniStockServer: Service, Sendable {
   private let onMetricsListening: (@Sendable (SocketAddress) -> Void)?
   /// The metrics the endpoint serves.
   public let metrics: ServerMetrics
+  /// Who may call what, when a tokens file is configured.
+  public let accessPolicy: AccessPolicy?
+  private let tls: ServerTLS?
 
   /// Builds every part of the server and recovers its state from the log (replaying every
   /// record); nothing listens until ``start()`` or ``run()``.
@@ -104,6 +114,10 @@ public final class OmniStockServer: Service, Sendable {
     self.logger = logger
     self.onListening = onListening
     self.network = try configuration.locationsFile.map { path throws(NetworkFileError) in try NetworkFile.load(path: path) }
+    self.tls = try configuration.tls.map { try ServerTLS(files: $0) }
+    self.accessPolicy = try configuration.tokensFile.map { path throws(TokensFileError) in
+      AccessPolicy(try TokensFile(path: path, defaultCallsPerSecond: configuration.tokenCallsPerSecond))
+    }
     self.dataDirectory = try DataDirectory(path: configuration.dataDirectory)
     let index = StockIndex(
       configuration: configuration.expectedSlots > 0 ? .init(expectedSlots: configuration.expectedSlots) : .init())
@@ -178,6 +192,8 @@ public final class OmniStockServer: Service, Sendable {
       writer: writer, directory: directory, health: health, checkpointer: checkpointer, startedAtUnixMs: WallClock.nowUnixMs())
     var grpc = configuration.grpc
     if configuration.metricsPort != nil { grpc.observer = metrics.requestObserver(methods: router.methods) }
+    grpc.authorizer = accessPolicy
+    grpc.tls = tls
     self.grpcServer = GRPCServer(configuration: grpc, router: router, logger: logger)
   }
 
@@ -211,6 +227,17 @@ public final class OmniStockServer: Service, Sendable {
     defer { checkpoints.cancel() }
     let expiry = Task { [writer] in await ReservationExpiry(writer: writer).run() }
     defer { expiry.cancel() }
+    let denials = Task { [accessPolicy, logger] in
+      guard let accessPolicy else { return }
+      await AccessDenialReport(policy: accessPolicy, logger: logger).run()
+    }
+    defer { denials.cancel() }
+    logger.info(
+      "security",
+      metadata: [
+        "tls": "\(tls == nil ? "off (cleartext HTTP/2)" : configuration.tls?.clientCA == nil ? "on" : "on, client certificates required")",
+        "tokens": "\(accessPolicy.map { "\($0.count) from \(configuration.tokensFile ?? "")" } ?? "off: every caller may call everything")",
+      ])
     var metricsServer: MetricsHTTPServer?
     if let port = configuration.metricsPort {
       let server = try await MetricsHTTPServer(host: configuration.grpc.host, port: port, metrics: metrics)
@@ -251,6 +278,28 @@ public final class OmniStockServer: Service, Sendable {
     try await grpcServer.shutdownEventLoops()
     log.close()
     dataDirectory.release()
+  }
+
+  /// Reads the TLS files and the tokens file again (SIGHUP). New connections get the new
+  /// certificate, new calls the new tokens; open connections are not dropped. A file that fails to
+  /// load changes nothing of its own kind, and the error is logged.
+  public func reloadSecurity() {
+    if let tls {
+      do {
+        try tls.reload()
+        logger.info("TLS certificate reloaded", metadata: ["certificate": "\(tls.files.certificateChain)"])
+      } catch {
+        logger.error("TLS reload failed; still serving the previous certificate", metadata: ["error": "\(error)"])
+      }
+    }
+    if let accessPolicy, let path = configuration.tokensFile {
+      do {
+        accessPolicy.replace(with: try TokensFile(path: path, defaultCallsPerSecond: configuration.tokenCallsPerSecond))
+        logger.info("tokens reloaded", metadata: ["file": "\(path)", "tokens": "\(accessPolicy.count)"])
+      } catch {
+        logger.error("tokens reload failed; still serving the previous tokens", metadata: ["error": "\(error)"])
+      }
+    }
   }
 
   /// Starts draining: health `NOT_SERVING`, no new connections or calls, in-flight calls finish.

@@ -6,6 +6,6 @@ struct OmniStockCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "omnistock",
     abstract: "OmniStock: real-time inventory availability for omnichannel retail.",
-    subcommands: [ServeCommand.self, BenchLogCommand.self, BenchRestartCommand.self, BenchWatchCommand.self, BenchReserveCommand.self, LoadCommand.self]
+    subcommands: [ServeCommand.self, TokenCommand.self, LoadCommand.self, BenchLogCommand.self, BenchRestartCommand.self, BenchWatchCommand.self, BenchReserveCommand.self]
   )
 }

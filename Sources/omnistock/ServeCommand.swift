@@ -20,11 +20,16 @@ struct ServeCommand: AsyncParsableCommand {
       command line wins. The server prints one line 'omnistock listening on HOST:PORT' on standard \
       output once it accepts connections (with --port 0 that is how to learn the port). SIGTERM or \
       SIGINT stops it gracefully: health turns NOT_SERVING, connections get GOAWAY, calls in flight \
-      finish, and it exits 0.
+      finish, and it exits 0. SIGHUP reloads the TLS files and the tokens file without dropping \
+      connections.
+
+      Without --tokens every caller may call everything, so the server listens on loopback only \
+      unless --insecure is given (and then warns at every start). See the README's "Securing a \
+      deployment".
       """
   )
 
-  @Option(help: "Address to listen on (env OMNISTOCK_HOST). Non-loopback addresses need --insecure until authentication exists.")
+  @Option(help: "Address to listen on (env OMNISTOCK_HOST). A non-loopback address needs --tokens (or --insecure).")
   var host: String = Environment.string("OMNISTOCK_HOST") ?? "127.0.0.1"
 
   @Option(help: "TCP port; 0 picks a free one (env OMNISTOCK_PORT).")
@@ -94,8 +99,53 @@ struct ServeCommand: AsyncParsableCommand {
       """)
   var repairLog: Bool = Environment.flag("OMNISTOCK_REPAIR_LOG")
 
-  @Flag(help: "Allow listening on a non-loopback address without authentication (env OMNISTOCK_INSECURE).")
+  @Flag(help: "Allow listening on a non-loopback address without --tokens (env OMNISTOCK_INSECURE).")
   var insecure: Bool = Environment.flag("OMNISTOCK_INSECURE")
+
+  @Option(name: .customLong("tls-cert"), help: "TLS certificate chain, PEM (env OMNISTOCK_TLS_CERT); with --tls-key.")
+  var tlsCertificateOption: String?
+  var tlsCertificate: String? { tlsCertificateOption ?? Environment.string("OMNISTOCK_TLS_CERT") }
+
+  @Option(name: .customLong("tls-key"), help: "TLS private key, PEM (env OMNISTOCK_TLS_KEY).")
+  var tlsKeyOption: String?
+  var tlsKey: String? { tlsKeyOption ?? Environment.string("OMNISTOCK_TLS_KEY") }
+
+  @Option(
+    name: .customLong("tls-client-ca"),
+    help: "Require client certificates signed by these CAs, PEM (mutual TLS; env OMNISTOCK_TLS_CLIENT_CA).")
+  var tlsClientCAOption: String?
+  var tlsClientCA: String? { tlsClientCAOption ?? Environment.string("OMNISTOCK_TLS_CLIENT_CA") }
+
+  @Option(
+    name: .customLong("tokens"),
+    help: "Tokens file (JSON; see `omnistock token create`): every call but health checks needs a token (env OMNISTOCK_TOKENS).")
+  var tokensFileOption: String?
+  var tokensFile: String? { tokensFileOption ?? Environment.string("OMNISTOCK_TOKENS") }
+
+  @Option(
+    name: .customLong("token-calls-per-second"),
+    help: "Rate limit for tokens whose entry sets none; 0: unlimited (env OMNISTOCK_TOKEN_CALLS_PER_SECOND).")
+  var tokenCallsPerSecond: Int = Environment.int("OMNISTOCK_TOKEN_CALLS_PER_SECOND") ?? 0
+
+  @Option(
+    name: .customLong("max-connections"),
+    help: "Open connections at most; more are sent GOAWAY and closed (env OMNISTOCK_MAX_CONNECTIONS).")
+  var maxConnections: Int = Environment.int("OMNISTOCK_MAX_CONNECTIONS") ?? 10_000
+
+  @Option(
+    name: .customLong("idle-timeout-seconds"),
+    help: "Close connections with no call for this long; 0: never (env OMNISTOCK_IDLE_TIMEOUT_SECONDS).")
+  var idleTimeoutSeconds: Int = Environment.int("OMNISTOCK_IDLE_TIMEOUT_SECONDS") ?? 300
+
+  @Option(
+    name: .customLong("max-calls-per-second-per-connection"),
+    help: "Calls one connection may start per second, beyond which RESOURCE_EXHAUSTED; 0: unlimited (env OMNISTOCK_MAX_CALLS_PER_SECOND_PER_CONNECTION).")
+  var maxCallsPerSecondPerConnection: Int = Environment.int("OMNISTOCK_MAX_CALLS_PER_SECOND_PER_CONNECTION") ?? 0
+
+  @Option(
+    name: .customLong("max-header-list-bytes"),
+    help: "Largest request header list (HTTP/2 SETTINGS_MAX_HEADER_LIST_SIZE) (env OMNISTOCK_MAX_HEADER_LIST_BYTES).")
+  var maxHeaderListBytes: Int = Environment.int("OMNISTOCK_MAX_HEADER_LIST_BYTES") ?? 16 * 1024
 
   func validate() throws {
     guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535, got \(port)") }
@@ -116,10 +166,21 @@ struct ServeCommand: AsyncParsableCommand {
     guard Logger.Level(rawValue: logLevel) != nil else {
       throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
     }
-    if !insecure && !Self.isLoopback(host) {
+    if tokensFile == nil && !insecure && !Self.isLoopback(host) {
       throw ValidationError(
-        "refusing to listen on \(host) without authentication: OmniStock has no tokens configured yet. "
-          + "Listen on 127.0.0.1 or pass --insecure if this network is trusted.")
+        "refusing to listen on \(host) without --tokens: anyone who can reach it could change stock. "
+          + "Give a tokens file (see `omnistock token create`), listen on 127.0.0.1, or pass --insecure if this network is trusted.")
+    }
+    guard (tlsCertificate == nil) == (tlsKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together") }
+    if tlsClientCA != nil && tlsCertificate == nil {
+      throw ValidationError("--tls-client-ca needs --tls-cert and --tls-key (mutual TLS is TLS first)")
+    }
+    guard tokenCallsPerSecond >= 0, maxCallsPerSecondPerConnection >= 0, idleTimeoutSeconds >= 0 else {
+      throw ValidationError("--token-calls-per-second, --max-calls-per-second-per-connection and --idle-timeout-seconds must be >= 0")
+    }
+    guard (1...1_000_000).contains(maxConnections) else { throw ValidationError("--max-connections must be 1...1000000") }
+    guard (1024...1 << 20).contains(maxHeaderListBytes) else {
+      throw ValidationError("--max-header-list-bytes must be 1024...1048576")
     }
   }
 
@@ -131,18 +192,32 @@ struct ServeCommand: AsyncParsableCommand {
       return handler
     }
     let logger = Logger(label: "omnistock")
+    if tokensFile == nil && !Self.isLoopback(host) {
+      logger.warning(
+        "listening on a non-loopback address without tokens (--insecure): anyone who can reach this port can change stock",
+        metadata: ["host": "\(host)"])
+    }
+    var grpc = GRPCServer.Configuration(
+      host: host, port: port, threads: threads, maxReceiveMessageBytes: maxMessageBytes,
+      maxConcurrentStreams: UInt32(maxConcurrentStreams), maxHeaderListBytes: UInt32(maxHeaderListBytes),
+      gracefulShutdownTimeout: .seconds(shutdownGraceSeconds))
+    grpc.maxConnections = maxConnections
+    grpc.idleTimeout = idleTimeoutSeconds > 0 ? .seconds(idleTimeoutSeconds) : nil
+    grpc.maxCallsPerSecondPerConnection = maxCallsPerSecondPerConnection > 0 ? maxCallsPerSecondPerConnection : nil
+    var configuration = OmniStockServer.Configuration(
+      grpc: grpc, dataDirectory: dataDirectory, repairLog: repairLog, expectedSlots: expectedPositions,
+      checkpointIntervalSeconds: checkpointIntervalSeconds, checkpointLogBytes: checkpointLogBytes,
+      locationsFile: locationsFile ?? Environment.string("OMNISTOCK_LOCATIONS"),
+      metricsPort: metricsPort ?? Environment.int("OMNISTOCK_METRICS_PORT"))
+    if let tlsCertificate, let tlsKey {
+      configuration.tls = ServerTLS.Files(certificateChain: tlsCertificate, privateKey: tlsKey, clientCA: tlsClientCA)
+    }
+    configuration.tokensFile = tokensFile
+    configuration.tokenCallsPerSecond = tokenCallsPerSecond > 0 ? tokenCallsPerSecond : nil
     let server: OmniStockServer
     do {
       server = try OmniStockServer(
-        configuration: .init(
-          grpc: .init(
-            host: host, port: port, threads: threads, maxReceiveMessageBytes: maxMessageBytes,
-            maxConcurrentStreams: UInt32(maxConcurrentStreams),
-            gracefulShutdownTimeout: .seconds(shutdownGraceSeconds)),
-          dataDirectory: dataDirectory, repairLog: repairLog, expectedSlots: expectedPositions,
-          checkpointIntervalSeconds: checkpointIntervalSeconds, checkpointLogBytes: checkpointLogBytes,
-          locationsFile: locationsFile ?? Environment.string("OMNISTOCK_LOCATIONS"),
-          metricsPort: metricsPort ?? Environment.int("OMNISTOCK_METRICS_PORT")),
+        configuration: configuration,
         logger: logger,
         onListening: { address in
           // The contract with scripts and tests: one line on stdout once calls are accepted.
@@ -164,6 +239,11 @@ struct ServeCommand: AsyncParsableCommand {
     let group = ServiceGroup(
       configuration: .init(
         services: [.init(service: server)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+    // SIGHUP: reload certificates and tokens in place.
+    let reloads = Task {
+      for await _ in await UnixSignalsSequence(trapping: .sighup) { server.reloadSecurity() }
+    }
+    defer { reloads.cancel() }
     try await group.run()
   }
 

@@ -22,7 +22,13 @@ struct EventIngestion: Sendable {
   let directory: LocationDirectory
 
   /// Validates, logs and applies `batch`, and calls `completion` with its ack once durable.
-  func apply(_ batch: Omnistock_V1_EventBatch, completion: @escaping @Sendable (Result<Omnistock_V1_EventAck, GRPCStatus>) -> Void) {
+  /// `token` is the caller's access token, if the server checks tokens: an event at a location
+  /// the token may not write is REJECTED (PERMISSION_DENIED), leaves no trace at that location,
+  /// and the rest of the batch applies.
+  func apply(
+    _ batch: Omnistock_V1_EventBatch, token: AccessToken? = nil,
+    completion: @escaping @Sendable (Result<Omnistock_V1_EventAck, GRPCStatus>) -> Void
+  ) {
     var ack = Omnistock_V1_EventAck()
     ack.batchID = batch.batchID
     ack.received = UInt32(clamping: batch.events.count)
@@ -47,6 +53,14 @@ struct EventIngestion: Sendable {
       var seen: Set<String> = []
       for (position, event) in batch.events.enumerated() {
         if seen.insert(event.deviceID).inserted { devices.append(event.deviceID) }
+        if let token, !token.mayWrite(at: event.locationID) {
+          ack.outcomes.append(
+            Self.outcome(
+              position, .rejected, code: .permissionDenied,
+              "token '\(token.name)' may not write events at location '\(event.locationID)'"))
+          ack.rejected += 1
+          continue
+        }
         state.noteReceived(location: index.locations.id(of: event.locationID), device: event.deviceID, atUnixMs: now)
         if let (code, reason) = Self.rejection(of: event, directory: directory) {
           ack.outcomes.append(Self.outcome(position, .rejected, code: code, reason))
