@@ -18,7 +18,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   $SUDO apt-get install -y -qq "${need_apt[@]}"
 fi
 
-if ! python3 -c 'import grpc, grpc_tools, grpc_health, pytest' 2>/dev/null; then
+if ! python3 -c 'import grpc, grpc_tools, grpc_health, pytest, h2' 2>/dev/null; then
   echo "==> installing Python test dependencies"
   python3 -m pip install -q -r Tests/python/requirements.txt
 fi

@@ -115,6 +115,9 @@ public final class GRPCServer: Sendable {
   private let group: MultiThreadedEventLoopGroup
   private let state = Mutex(State.idle)
   private let stoppedSignal: EventLoopPromise<Void>
+  /// Whether `stoppedSignal` was completed: completing it again after the event loops shut down
+  /// would make NIO schedule on a dead loop.
+  private let stoppedSignalled = Atomic(false)
 
   /// Creates a server; nothing is bound until ``start()``.
   public init(configuration: Configuration, router: RPCRouter, logger: Logger = Logger(label: "omnistock.grpc")) {
@@ -128,7 +131,7 @@ public final class GRPCServer: Sendable {
   deinit {
     // A server dropped without serving (e.g. its owner failed to start) still completes the
     // promise, which NIO otherwise reports as leaked.
-    stoppedSignal.succeed(())
+    signalStopped()
   }
 
   /// Binds the listening socket and starts accepting connections.
@@ -221,7 +224,7 @@ public final class GRPCServer: Sendable {
 
   /// Stops the event loops. Call after ``serve()`` returned; the server cannot be restarted.
   public func shutdownEventLoops() async throws {
-    stoppedSignal.succeed(())  // a server that never served never completed it (a second completion is ignored)
+    signalStopped()  // a server that never served never completed it
     try await group.shutdownGracefully()
   }
 
@@ -279,7 +282,13 @@ public final class GRPCServer: Sendable {
         return false
       }
     }
-    if stopped { stoppedSignal.succeed() }
+    if stopped { signalStopped() }
+  }
+
+  /// Completes `stoppedSignal` once.
+  private func signalStopped() {
+    guard !stoppedSignalled.exchange(true, ordering: .acquiringAndReleasing) else { return }
+    stoppedSignal.succeed(())
   }
 
   private func forceClose() {

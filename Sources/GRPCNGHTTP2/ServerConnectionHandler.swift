@@ -52,6 +52,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
   private var callRate: TokenBucket?
   /// Why the server turns this connection away as soon as it starts, if it does.
   private var refusal: String?
+  /// A refused connection's output is closed; it is fully closed a moment later.
+  private var outputClosed = false
   /// Fires when the connection has had no call for ``GRPCServer/Configuration/idleTimeout``.
   private var idleTimer: Scheduled<Void>?
 
@@ -229,8 +231,19 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
   }
 
   private func close() {
-    guard state != .closed else { return }
-    context?.close(promise: nil)
+    guard state != .closed, let context else { return }
+    guard refusal != nil, let reference else {
+      context.close(promise: nil)
+      return
+    }
+    guard !outputClosed else { return }
+    outputClosed = true
+    // A refused client is likely still sending its preface: closing now would answer that with a
+    // TCP reset, which can destroy the GOAWAY before the client reads it. Finish our side, keep
+    // reading (and discarding) briefly, then close.
+    context.close(mode: .output, promise: nil)
+    let handler = reference.handler
+    reference.eventLoop.scheduleTask(in: .seconds(1)) { handler.value.context?.close(promise: nil) }
   }
 
   private func tearDown() {
@@ -252,7 +265,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
   /// Moves every frame libnghttp2 has ready into the socket (while the socket accepts more),
   /// then closes the connection if the session is finished (after GOAWAY, once idle).
   func flushOutput() {
-    guard let session, let context, !insideSession else { return }
+    guard let session, let context, !insideSession, !outputClosed else { return }
     var wrote = false
     while context.channel.isWritable {
       var buffer: ByteBuffer?
@@ -305,6 +318,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
   func requestHeader(streamID: Int32, name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
     guard let stream = streams[streamID], case .receivingHeaders = stream.phase else { return }
+    stream.headerListBytes += name.count + value.count + 32
     RequestHeaderParser.apply(name: name, value: value, to: stream, router: router)
   }
 
@@ -456,6 +470,13 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
   private func validate(_ stream: ServerStream) -> EarlyFailure? {
     if state != .active {
       return .status(GRPCStatus(.unavailable, "the server is shutting down; retry on another connection"))
+    }
+    guard stream.headerListBytes <= Int(configuration.maxHeaderListBytes) else {
+      // libnghttp2 advertises the limit but does not enforce it on what it receives.
+      return .status(
+        GRPCStatus(
+          .resourceExhausted,
+          "request headers of \(stream.headerListBytes) bytes exceed this server's limit of \(configuration.maxHeaderListBytes) bytes; send less metadata"))
     }
     guard stream.isPost else { return .httpStatus(StaticHeaderStrings.shared.status405) }
     guard stream.hasGRPCContentType else { return .httpStatus(StaticHeaderStrings.shared.status415) }

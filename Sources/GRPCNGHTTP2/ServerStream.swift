@@ -46,6 +46,8 @@ final class ServerStream {
   var malformedTimeout: String?
   var unsupportedEncoding: String?
   var authorization: String?
+  /// The size of the request's header list as HTTP/2 counts it (name + value + 32 per field).
+  var headerListBytes = 0
   /// Set by the server's authorizer once the headers are complete.
   var principal: (any CallPrincipal)?
   var deadline: NIODeadline?
@@ -92,6 +94,7 @@ final class ServerStream {
     malformedTimeout = nil
     unsupportedEncoding = nil
     authorization = nil
+    headerListBytes = 0
     principal = nil
     deadline = nil
     remoteClosed = false

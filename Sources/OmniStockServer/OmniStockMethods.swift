@@ -61,6 +61,14 @@ public enum OmniStockMethods {
     public static let all = [check, watch]
   }
 
+  /// Every method of the contract.
+  public static let all = Availability.all + Ingest.all + Reservations.all + Admin.all + Health.all
+
+  /// The method with this service and name, if the contract has it.
+  public static func method(service: String, method: String) -> RPCMethod? {
+    all.first { $0.service == service && $0.method == method }
+  }
+
   /// The fully qualified names of the OmniStock services (as health checks name them).
   public static let serviceNames = [
     Availability.service, Ingest.service, Reservations.service, Admin.service,

@@ -1,4 +1,5 @@
 public import GRPCNGHTTP2
+import NIOCore
 import Synchronization
 
 /// One entry of the tokens file, as the server holds it: who the token belongs to, what it may
@@ -46,13 +47,5 @@ public final class AccessToken: CallPrincipal {
     }
   }
 
-  private static func nowNanos() -> UInt64 {
-    let now = ContinuousClock.now - ContinuousClock.Instant.zeroReference
-    return UInt64(now.components.seconds) &* 1_000_000_000 &+ UInt64(now.components.attoseconds / 1_000_000_000)
-  }
-}
-
-extension ContinuousClock.Instant {
-  /// A fixed instant to measure nanoseconds from.
-  fileprivate static let zeroReference = ContinuousClock.now
+  private static func nowNanos() -> UInt64 { NIODeadline.now().uptimeNanoseconds }
 }
