@@ -118,6 +118,7 @@ public final class GRPCServer: Sendable {
   /// Whether `stoppedSignal` was completed: completing it again after the event loops shut down
   /// would make NIO schedule on a dead loop.
   private let stoppedSignalled = Atomic(false)
+  private let refused = Atomic<Int>(0)
 
   /// Creates a server; nothing is bound until ``start()``.
   public init(configuration: Configuration, router: RPCRouter, logger: Logger = Logger(label: "omnistock.grpc")) {
@@ -191,6 +192,18 @@ public final class GRPCServer: Sendable {
     }
   }
 
+  /// Open connections now (including ones being turned away), and connections turned away
+  /// since start because of ``Configuration/maxConnections``.
+  public var connectionCounts: (open: Int, refused: Int) {
+    let open = state.withLock { state -> Int in
+      switch state {
+      case .running(_, let connections), .draining(let connections): connections.count
+      default: 0
+      }
+    }
+    return (open, refused.load(ordering: .relaxed))
+  }
+
   /// Whether the server has stopped (or was shut down before it started).
   public var isStopped: Bool {
     state.withLock { if case .stopped = $0 { true } else { false } }
@@ -242,6 +255,7 @@ public final class GRPCServer: Sendable {
       switch state {
       case .running(let listener, var connections):
         let admission: Admission = connections.count >= configuration.maxConnections ? .overLimit : .admitted
+        if admission == .overLimit { refused.add(1, ordering: .relaxed) }
         connections[id] = channel
         state = .running(listener: listener, connections: connections)
         return admission

@@ -195,6 +195,7 @@ public final class OmniStockServer: Service, Sendable {
     grpc.authorizer = accessPolicy
     grpc.tls = tls
     self.grpcServer = GRPCServer(configuration: grpc, router: router, logger: logger)
+    metrics.observe(grpcServer, access: accessPolicy)
   }
 
   /// The router with every method of the contract.

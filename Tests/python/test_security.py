@@ -536,3 +536,24 @@ def test_non_loopback_without_tokens_is_refused_before_binding(tmp_path):
     assert result.returncode != 0
     assert "--tokens" in result.stderr and "--insecure" in result.stderr
     assert "listening" not in result.stdout
+
+
+# --- metrics ---------------------------------------------------------------------------------
+
+def test_denials_and_refused_connections_are_counted_in_metrics(server_factory, tokens):
+    from test_metrics import scrape
+    srv = server_factory(["--tokens", tokens["path"], "--metrics-port", "0", "--max-connections", "1"])
+    request = availability_pb2.GetAvailabilityRequest(query=_query())
+    with srv.channel() as ch:
+        stub = availability_pb2_grpc.AvailabilityStub(ch)
+        for metadata in ([], bearer("omst_wrong"), bearer(tokens["pos"])):
+            with pytest.raises(grpc.RpcError):
+                stub.GetAvailability(request, metadata=metadata, timeout=TIMEOUT)
+        _goaway(_frames_until_close(srv.port))  # a second connection: over the limit of 1
+        values = scrape(srv.metrics_port)
+    assert values["omnistock_auth_unauthenticated_total"] == 2
+    assert values["omnistock_auth_permission_denied_total"] == 1
+    assert values["omnistock_auth_rate_limited_total"] == 0
+    assert values["omnistock_connections_refused_total"] == 1
+    assert values["omnistock_connections"] >= 1
+    srv.stop()

@@ -17,11 +17,18 @@ public final class ServerMetrics: Sendable {
   private let directory: LocationDirectory
   private let checkpointer: Checkpointer
   private let reported = Mutex<[String: UInt64]>([:])
+  /// Where connection and access figures come from, once the server has them.
+  private let sources = Mutex<(server: GRPCServer?, access: AccessPolicy?)>((nil, nil))
 
   public init(writer: StockWriter, directory: LocationDirectory, checkpointer: Checkpointer) {
     self.writer = writer
     self.directory = directory
     self.checkpointer = checkpointer
+  }
+
+  /// Reports `server`'s connections and `access`'s denials from now on.
+  public func observe(_ server: GRPCServer, access: AccessPolicy?) {
+    sources.withLock { $0 = (server, access) }
   }
 
   /// Per-RPC request counts and latencies, to install as the gRPC server's call observer.
@@ -64,6 +71,18 @@ public final class ServerMetrics: Sendable {
     gauge("exceptions", "Exceptions listed now (recorded, negative on-hand, stale).", Double(recorded + negative + stale))
     gauge("watchers", "Open WatchAvailability streams.", Double(writer.watches.count))
     gauge("event_streams", "Open StreamEvents streams.", Double(writer.eventStreams.count))
+    let (server, access) = sources.withLock { $0 }
+    if let server {
+      let connections = server.connectionCounts
+      gauge("connections", "Open gRPC connections.", Double(connections.open))
+      count("connections_refused_total", "Connections turned away over --max-connections.", UInt64(connections.refused))
+    }
+    if let access {
+      let denials = access.denials
+      count("auth_unauthenticated_total", "Calls refused UNAUTHENTICATED (no, malformed or unknown token).", UInt64(denials.unauthenticated))
+      count("auth_permission_denied_total", "Calls refused PERMISSION_DENIED (role may not call the method).", UInt64(denials.permissionDenied))
+      count("auth_rate_limited_total", "Calls refused RESOURCE_EXHAUSTED by a token's rate limit.", UInt64(denials.rateLimited))
+    }
     if let last = checkpointer.lastCheckpoint {
       gauge("checkpoint_lsn", "LSN of the last checkpoint.", Double(last.lsn))
       gauge(
