@@ -4,11 +4,13 @@ import Glibc
 import Darwin
 #endif
 
-/// Reads `OMNISTOCK_*` environment variables, the equivalents of the command-line flags.
+/// Reads `OMNISTOCK_*` environment variables, the equivalents of the command-line flags, and
+/// below them the configuration file's values (see ``ConfigurationFile``).
 enum Environment {
   static func string(_ name: String) -> String? {
-    guard let value = getenv(name) else { return nil }
-    return String(cString: value)
+    if let value = getenv(name) { return String(cString: value) }
+    if case .success(let file) = ConfigurationFile.current { return file.value(forEnvironmentName: name) }
+    return nil
   }
 
   static func int(_ name: String) -> Int? {

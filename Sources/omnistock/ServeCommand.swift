@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -99,6 +100,14 @@ struct ServeCommand: AsyncParsableCommand {
       """)
   var repairLog: Bool = Environment.flag("OMNISTOCK_REPAIR_LOG")
 
+  @Option(
+    name: .customLong("config"),
+    help: """
+      A JSON file of flag names to values, e.g. {"port": 8980, "tokens": "/etc/omnistock/tokens.json"} (env \
+      OMNISTOCK_CONFIG). The command line wins over the environment, which wins over the file.
+      """)
+  var configFile: String?
+
   @Flag(help: "Allow listening on a non-loopback address without --tokens (env OMNISTOCK_INSECURE).")
   var insecure: Bool = Environment.flag("OMNISTOCK_INSECURE")
 
@@ -148,6 +157,17 @@ struct ServeCommand: AsyncParsableCommand {
   var maxHeaderListBytes: Int = Environment.int("OMNISTOCK_MAX_HEADER_LIST_BYTES") ?? 16 * 1024
 
   func validate() throws {
+    switch ConfigurationFile.current {
+    case .failure(let error): throw ValidationError(error.description)
+    case .success(let file):
+      let unknown = file.unknownKeys(known: Self.flagNames)
+      guard unknown.isEmpty else {
+        throw ValidationError(
+          "configuration file \(file.path): unknown settings \(unknown.joined(separator: ", ")); "
+            + "keys are the long flag names of `omnistock serve --help`, without the dashes")
+      }
+    case nil: break
+    }
     guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535, got \(port)") }
     guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
     guard maxMessageBytes >= 1024 else { throw ValidationError("--max-message-bytes must be at least 1024") }
@@ -246,6 +266,21 @@ struct ServeCommand: AsyncParsableCommand {
     defer { reloads.cancel() }
     try await group.run()
   }
+
+  /// The long names of this command's flags (from its help, so the list never drifts).
+  static let flagNames: Set<String> = {
+    let help = ServeCommand.helpMessage(columns: 10_000)
+    var names: Set<String> = []
+    var rest = Substring(help)
+    while let range = rest.range(of: "--") {
+      let name = rest[range.upperBound...].prefix { $0.isLetter || $0.isNumber || $0 == "-" }
+      if !name.isEmpty { names.insert(String(name)) }
+      rest = rest[range.upperBound...]
+    }
+    names.remove("config")
+    names.remove("help")
+    return names
+  }()
 
   static func isLoopback(_ host: String) -> Bool {
     host == "localhost" || host == "::1" || host.hasPrefix("127.")
