@@ -117,51 +117,11 @@ UPSERT_BODY="$OUT/upsert-location.grpc"
 # --- noise control (the method of shared/anchors/h2_bench.sh) ------------------------------------
 # "other_cpu": % of the whole machine used by processes outside this script's process tree
 # (kernel threads and softirq time included) during a run. Before each run the script waits,
-# within a total budget, for others to drop below QUIET_PCT.
+# within a total budget, for others to drop below QUIET_PCT. cpu_mark / other_cpu / wait_quiet
+# live in tools/bench-common.sh.
 QUIET_WAITED=0
-cpu_mark() {  # prints: epoch_time busy_jiffies_all_cpus jiffies_of_this_script's_tree
-  python3 - "$$" <<'PYEOF'
-import os, sys, time
-roots = [int(x) for x in sys.argv[1:]]; kids = {}; tick = {}
-for p in os.listdir('/proc'):
-    if not p.isdigit():
-        continue
-    try:
-        s = open(f'/proc/{p}/stat').read()
-    except OSError:
-        continue
-    r = s[s.rfind(')') + 2:].split()
-    tick[int(p)] = sum(int(x) for x in r[11:15])      # utime stime cutime cstime
-    kids.setdefault(int(r[1]), []).append(int(p))
-tot, stack, seen = 0, list(roots), set()
-while stack:
-    p = stack.pop()
-    if p in seen:
-        continue
-    seen.add(p); tot += tick.get(p, 0); stack += kids.get(p, [])
-c = [int(x) for x in open('/proc/stat').readline().split()[1:]]
-print(time.time(), sum(c[:8]) - c[3] - c[4], tot)
-PYEOF
-}
-other_cpu() {  # other_cpu MARK0 MARK1 -> % of all cores used by others in between
-  python3 -c "
-import os, sys
-t0, b0, m0 = map(float, sys.argv[1].split()); t1, b1, m1 = map(float, sys.argv[2].split())
-hz = os.sysconf('SC_CLK_TCK'); n = os.cpu_count()
-print(round(min(100.0, max(0.0, ((b1 - b0) - (m1 - m0)) / hz / ((t1 - t0) * n) * 100)), 1))" "$1" "$2"
-}
-wait_quiet() {
-  local a b oc
-  while :; do
-    a=$(cpu_mark); sleep 0.5; b=$(cpu_mark); oc=$(other_cpu "$a" "$b")
-    python3 -c "import sys; sys.exit(0 if float('$oc') < $QUIET_PCT else 1)" && return 0
-    if [ "$QUIET_WAITED" -ge "$QUIET_WAIT_MAX" ]; then
-      log "machine busy (others at ${oc}%), wait budget spent; measuring anyway"
-      return 0
-    fi
-    sleep 2; QUIET_WAITED=$((QUIET_WAITED + 3))
-  done
-}
+# shellcheck source=tools/bench-common.sh
+. "$ROOT/tools/bench-common.sh"
 
 # --- servers -------------------------------------------------------------------------------------
 SERVER_PID=""

@@ -113,6 +113,12 @@ public final class OmniStockServer: Service, Sendable {
     self.configuration = configuration
     self.logger = logger
     self.onListening = onListening
+    logger.info(
+      "omnistock starting",
+      metadata: [
+        "version": "\(Self.version)", "pid": "\(getpid())", "dataDirectory": "\(configuration.dataDirectory)",
+        "host": "\(configuration.grpc.host)", "port": "\(configuration.grpc.port)", "threads": "\(configuration.grpc.threads)",
+      ])
     self.network = try configuration.locationsFile.map { path throws(NetworkFileError) in try NetworkFile.load(path: path) }
     self.tls = try configuration.tls.map { try ServerTLS(files: $0) }
     self.accessPolicy = try configuration.tokensFile.map { path throws(TokensFileError) in
