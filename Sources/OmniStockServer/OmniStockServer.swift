@@ -226,57 +226,61 @@ public final class OmniStockServer: Service, Sendable {
   }
 
   /// Serves until graceful shutdown, then drains and returns.
+  ///
+  /// The parts run as services of one `ServiceGroup`, in this order: the write-ahead log, the
+  /// checkpoint schedule, reservation expiry, the access-denial summary, the metrics server, the
+  /// gRPC server. Graceful shutdown goes the other way, each part finishing before the next is
+  /// told: gRPC drains first (calls in flight complete, their writes acknowledged once durable),
+  /// and the log closes last.
   public func run() async throws {
-    let schedule = CheckpointSchedule(
-      checkpointer: checkpointer, intervalSeconds: configuration.checkpointIntervalSeconds,
-      logBytes: configuration.checkpointLogBytes, logger: logger)
-    let checkpoints = Task { await schedule.run() }
-    defer { checkpoints.cancel() }
-    let expiry = Task { [writer] in await ReservationExpiry(writer: writer).run() }
-    defer { expiry.cancel() }
-    let denials = Task { [accessPolicy, logger] in
-      guard let accessPolicy else { return }
-      await AccessDenialReport(policy: accessPolicy, logger: logger).run()
-    }
-    defer { denials.cancel() }
     logger.info(
       "security",
       metadata: [
         "tls": "\(tls == nil ? "off (cleartext HTTP/2)" : configuration.tls?.clientCA == nil ? "on" : "on, client certificates required")",
         "tokens": "\(accessPolicy.map { "\($0.count) from \(configuration.tokensFile ?? "")" } ?? "off: every caller may call everything")",
       ])
-    var metricsServer: MetricsHTTPServer?
+    let schedule = CheckpointSchedule(
+      checkpointer: checkpointer, intervalSeconds: configuration.checkpointIntervalSeconds,
+      logBytes: configuration.checkpointLogBytes, logger: logger)
+    var services: [any Service] = [
+      WriteAheadLogService(log: log, logger: logger),
+      BackgroundTaskService("checkpoint schedule") { await schedule.run() },
+      BackgroundTaskService("reservation expiry") { [writer] in await ReservationExpiry(writer: writer).run() },
+    ]
+    if let accessPolicy {
+      services.append(BackgroundTaskService("access denial summary") { [logger] in
+        await AccessDenialReport(policy: accessPolicy, logger: logger).run()
+      })
+    }
     if let port = configuration.metricsPort {
+      // Bound before the group starts, so that its address is reported before the gRPC server's.
       let server = try await MetricsHTTPServer(host: configuration.grpc.host, port: port, metrics: metrics)
-      metricsServer = server
       if let address = server.localAddress {
         logger.info("metrics listening", metadata: ["address": "\(address)"])
         onMetricsListening?(address)
       }
+      services.append(MetricsService(server: server))
     }
-    if let network, let file = configuration.locationsFile {
-      let written = try await NetworkDeclaration.declare(network, writer: writer, directory: directory)
-      logger.info(
-        "network file declared",
-        metadata: [
-          "file": "\(file)", "locations": "\(network.locations.count)", "groups": "\(network.groups.count)",
-          "locationsChanged": "\(written.locations)", "groupsChanged": "\(written.groups)",
-        ])
-    }
-    try await withGracefulShutdownHandler {
-      if grpcServer.localAddress == nil {
-        guard !grpcServer.isStopped else { return }  // shut down before it ever listened
-        let address = try await grpcServer.start()
-        onListening?(address)
-      }
-      try await grpcServer.serve()
-    } onGracefulShutdown: {
-      self.beginGracefulShutdown()
-    }
-    try await grpcServer.shutdownEventLoops()
-    try await metricsServer?.close()
-    log.close()
+    services.append(
+      GRPCService(
+        server: grpcServer, prepare: { try await self.declareNetworkFile() }, onListening: onListening,
+        beginDraining: { self.beginGracefulShutdown() }))
+    let group = ServiceGroup(
+      configuration: .init(services: services.map { .init(service: $0) }, logger: logger))
+    try await group.run()
     logger.info("omnistock stopped", metadata: ["durableLSN": "\(log.durableLSN)"])
+  }
+
+  /// Declares the `--locations` file's locations and groups where they differ from the stored ones.
+  private func declareNetworkFile() async throws {
+    guard let network, let file = configuration.locationsFile else { return }
+    let written = try await NetworkDeclaration.declare(network, writer: writer, directory: directory)
+    logger.info(
+      "network file declared",
+      metadata: [
+        "file": "\(file)", "locations": "\(network.locations.count)", "groups": "\(network.groups.count)",
+        "locationsChanged": "\(written.locations)", "groupsChanged": "\(written.groups)",
+      ])
   }
 
   /// Releases a server that was built but never run (its event loops and log); for tools and

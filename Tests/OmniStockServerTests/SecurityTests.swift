@@ -81,7 +81,7 @@ struct SecurityTests {
     if let token { metadata.addString("Bearer \(token)", forKey: "authorization") }
     let request = StreamingClientRequest<[UInt8]>(metadata: metadata) { writer in try await writer.write([]) }
     var options = CallOptions.defaults
-    options.timeout = .seconds(10)
+    options.timeout = .seconds(30)
     return await failureCode {
       try await client.bidirectionalStreaming(
         request: request, descriptor: MethodDescriptor(fullyQualifiedService: service, method: method),
