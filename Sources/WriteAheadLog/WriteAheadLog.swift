@@ -72,6 +72,8 @@ public final class WriteAheadLog: @unchecked Sendable {
     var durableLSN: UInt64
     var groupsWritten: UInt64 = 0
     var bytesWritten: UInt64 = 0
+    var recordsWritten: UInt64 = 0
+    var syncNanoseconds: UInt64 = 0
   }
 
   /// Counters since the log was opened.
@@ -80,6 +82,10 @@ public final class WriteAheadLog: @unchecked Sendable {
     public var groupsWritten: UInt64
     /// Record bytes written.
     public var bytesWritten: UInt64
+    /// Records written (records per group = `recordsWritten / groupsWritten`).
+    public var recordsWritten: UInt64
+    /// Time spent in `fdatasync`, in total (average per group = `syncNanoseconds / groupsWritten`).
+    public var syncNanoseconds: UInt64
     /// The highest LSN on disk.
     public var durableLSN: UInt64
     /// Segment files the log holds now.
@@ -93,7 +99,8 @@ public final class WriteAheadLog: @unchecked Sendable {
     condition.lock()
     defer { condition.unlock() }
     return Statistics(
-      groupsWritten: shared.groupsWritten, bytesWritten: shared.bytesWritten, durableLSN: shared.durableLSN,
+      groupsWritten: shared.groupsWritten, bytesWritten: shared.bytesWritten, recordsWritten: shared.recordsWritten,
+      syncNanoseconds: shared.syncNanoseconds, durableLSN: shared.durableLSN,
       segments: shared.segments.count, bytesOnDisk: UInt64(shared.segments.count * configuration.segmentBytes))
   }
 
@@ -341,10 +348,12 @@ public final class WriteAheadLog: @unchecked Sendable {
     var buffer: [UInt8] = []
     buffer.reserveCapacity(batch.reduce(0) { $0 + RecordFraming.encodedSize(payloadBytes: $1.record.payload.count) })
     var groupStart = 0
+    var groupRecords = 0
     for (index, pending) in batch.enumerated() {
       let size = RecordFraming.encodedSize(payloadBytes: pending.record.payload.count)
       if writer.offset + (buffer.count - groupStart) + size > configuration.segmentBytes {
-        try flushGroup(&buffer, from: groupStart)
+        try flushGroup(&buffer, from: groupStart, records: groupRecords)
+        groupRecords = 0
         try createSegment(firstLSN: pending.record.lsn)
         buffer.removeAll(keepingCapacity: true)
         groupStart = 0
@@ -353,22 +362,27 @@ public final class WriteAheadLog: @unchecked Sendable {
       let nextSize = last ? 0 : RecordFraming.encodedSize(payloadBytes: batch[index + 1].record.payload.count)
       let endsGroup = last || writer.offset + buffer.count + size + nextSize > configuration.segmentBytes
       RecordFraming.encode(pending.record, groupEnd: endsGroup, into: &buffer)
+      groupRecords += 1
     }
-    try flushGroup(&buffer, from: groupStart)
+    try flushGroup(&buffer, from: groupStart, records: groupRecords)
   }
 
-  private func flushGroup(_ buffer: inout [UInt8], from start: Int) throws {
+  private func flushGroup(_ buffer: inout [UInt8], from start: Int, records: Int) throws {
     guard buffer.count > start else { return }
     try configuration.faults?.check(.write, path: writer.path)
     try buffer.withUnsafeBytes { bytes in
       try FileIO.writeAll(writer.descriptor, UnsafeRawBufferPointer(rebasing: bytes[start...]), at: writer.offset, path: writer.path)
     }
     try configuration.faults?.check(.sync, path: writer.path)
+    let syncStarted = ContinuousClock.now
     try FileIO.dataSync(writer.descriptor, path: writer.path)
+    let synced = ContinuousClock.now - syncStarted
     writer.offset += buffer.count - start
     condition.lock()
     shared.groupsWritten += 1
     shared.bytesWritten += UInt64(buffer.count - start)
+    shared.recordsWritten += UInt64(records)
+    shared.syncNanoseconds += UInt64(synced.components.seconds) * 1_000_000_000 + UInt64(synced.components.attoseconds / 1_000_000_000)
     condition.unlock()
   }
 

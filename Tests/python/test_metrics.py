@@ -48,6 +48,9 @@ def test_metrics_after_a_known_workload(server_factory):
     assert first["omnistock_index_applied_lsn"] == ack.lsn
     assert first["omnistock_log_durable_lsn"] >= ack.lsn
     assert first["omnistock_log_fsyncs_total"] >= 1
+    # Every record is one LSN (the location, then the batch; the resend wrote nothing).
+    assert first["omnistock_log_records_written_total"] == ack.lsn == 2
+    assert first["omnistock_log_fsync_microseconds_total"] > 0
     # Requests by method and status, and their latency.
     apply = "/omnistock.v1.Ingest/ApplyEvents"
     assert first[f'omnistock_requests_total{{method="{apply}",code="OK"}}'] == 2

@@ -54,6 +54,10 @@ public final class ServerMetrics: Sendable {
     count("events_rejected_total", "Events acknowledged REJECTED.", counters.rejected)
     count("log_fsyncs_total", "Write groups of the log (one fdatasync each).", log.groupsWritten)
     count("log_bytes_written_total", "Record bytes written to the log.", log.bytesWritten)
+    count("log_records_written_total", "Records written to the log (records per fsync: divide by log_fsyncs_total).", log.recordsWritten)
+    count(
+      "log_fsync_microseconds_total", "Time spent in fdatasync (average latency: divide by log_fsyncs_total).",
+      log.syncNanoseconds / 1_000)
     gauge("log_durable_lsn", "Highest LSN on disk.", Double(log.durableLSN))
     gauge("index_applied_lsn", "Highest LSN applied to the index.", Double(index.lsn))
     gauge("log_segments", "Log segment files.", Double(log.segments))
