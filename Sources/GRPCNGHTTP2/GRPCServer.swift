@@ -62,6 +62,11 @@ public final class GRPCServer: Sendable {
     /// A connection with no call in flight for this long is sent GOAWAY and closed; `nil` never.
     /// Default 5 minutes.
     public var idleTimeout: Duration?
+    /// A request whose headers, or (for a unary call) whose one message, have not fully arrived
+    /// this long after its first byte ends with `CANCELLED`: a client trickling bytes cannot hold
+    /// a stream slot forever. Streaming calls, once their headers are in, are not limited.
+    /// Default 30 s; `nil` never.
+    public var requestReadTimeout: Duration?
     /// Calls a connection may start per second (bursts up to one second's worth); beyond it calls
     /// end with `RESOURCE_EXHAUSTED`. `nil` (default): no limit.
     public var maxCallsPerSecondPerConnection: Int?
@@ -93,6 +98,7 @@ public final class GRPCServer: Sendable {
       self.gracefulShutdownTimeout = gracefulShutdownTimeout
       self.maxConnections = 10_000
       self.idleTimeout = .seconds(300)
+      self.requestReadTimeout = .seconds(30)
       self.resetStreamBurst = 1_000
       self.resetStreamsPerSecond = 100
     }

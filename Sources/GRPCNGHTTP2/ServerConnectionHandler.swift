@@ -56,6 +56,9 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
   private var outputClosed = false
   /// Fires when the connection has had no call for ``GRPCServer/Configuration/idleTimeout``.
   private var idleTimer: Scheduled<Void>?
+  /// Looks for requests slower than ``GRPCServer/Configuration/requestReadTimeout`` while any
+  /// call is in flight (one timer per connection, not per call).
+  private var requestSweep: RepeatedTask?
 
   init(router: RPCRouter, configuration: GRPCServer.Configuration, logger: Logger) {
     self.router = router
@@ -206,6 +209,47 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     flushOutput()
   }
 
+  /// Starts the sweep for slow requests, if it is not running.
+  private func startRequestSweep() {
+    guard requestSweep == nil, let timeout = configuration.requestReadTimeout, let reference else { return }
+    let handler = reference.handler
+    let limit = UInt64(timeout.components.seconds) * 1_000_000_000 + UInt64(timeout.components.attoseconds / 1_000_000_000)
+    let period = TimeAmount.nanoseconds(Int64(max(limit / 4, 100_000_000)))
+    requestSweep = reference.eventLoop.scheduleRepeatedTask(initialDelay: period, delay: period) { _ in
+      handler.value.cancelSlowRequests(olderThanNanos: limit)
+    }
+  }
+
+  /// Ends requests whose headers or unary message are still arriving after `limit`; stops the
+  /// sweep when no call is in flight.
+  private func cancelSlowRequests(olderThanNanos limit: UInt64) {
+    guard !streams.isEmpty else {
+      requestSweep?.cancel()
+      requestSweep = nil
+      return
+    }
+    let now = NIODeadline.now().uptimeNanoseconds
+    for stream in streams.values where now &- stream.startedNanos > limit {
+      switch stream.phase {
+      case .receivingHeaders:
+        // A header block cut short stalls the whole connection (no other frame may come between
+        // its parts): close it.
+        logger.debug("closing a connection whose request headers stalled", metadata: ["stream": "\(stream.id)"])
+        close()
+        return
+      case .receivingUnaryRequest:
+        finish(
+          stream,
+          .status(
+            GRPCStatus(
+              .cancelled,
+              "the server cancelled the call: its request did not arrive completely within \(limit / 1_000_000_000) s")))
+      default:
+        break
+      }
+    }
+  }
+
   /// Starts the idle clock (no call in flight). A call starting stops it.
   private func armIdleTimer() {
     guard let timeout = configuration.idleTimeout, state == .active, let reference else { return }
@@ -251,6 +295,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     state = .closed
     idleTimer?.cancel()
     idleTimer = nil
+    requestSweep?.cancel()
+    requestSweep = nil
     for stream in streams.values { abandon(stream, status: GRPCStatus(.unavailable, "the connection closed")) }
     streams.removeAll()
     if let session {
@@ -312,7 +358,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     stream.phase = .receivingHeaders
     idleTimer?.cancel()
     idleTimer = nil
-    if configuration.observer != nil { stream.startedNanos = NIODeadline.now().uptimeNanoseconds }
+    startRequestSweep()
+    stream.startedNanos = NIODeadline.now().uptimeNanoseconds
     streams[streamID] = stream
   }
 

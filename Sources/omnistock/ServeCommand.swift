@@ -147,6 +147,11 @@ struct ServeCommand: AsyncParsableCommand {
   var idleTimeoutSeconds: Int = Environment.int("OMNISTOCK_IDLE_TIMEOUT_SECONDS") ?? 300
 
   @Option(
+    name: .customLong("request-read-timeout-seconds"),
+    help: "Cancel a call whose headers or unary request have not fully arrived within this; 0: never (env OMNISTOCK_REQUEST_READ_TIMEOUT_SECONDS).")
+  var requestReadTimeoutSeconds: Int = Environment.int("OMNISTOCK_REQUEST_READ_TIMEOUT_SECONDS") ?? 30
+
+  @Option(
     name: .customLong("max-calls-per-second-per-connection"),
     help: "Calls one connection may start per second, beyond which RESOURCE_EXHAUSTED; 0: unlimited (env OMNISTOCK_MAX_CALLS_PER_SECOND_PER_CONNECTION).")
   var maxCallsPerSecondPerConnection: Int = Environment.int("OMNISTOCK_MAX_CALLS_PER_SECOND_PER_CONNECTION") ?? 0
@@ -195,8 +200,9 @@ struct ServeCommand: AsyncParsableCommand {
     if tlsClientCA != nil && tlsCertificate == nil {
       throw ValidationError("--tls-client-ca needs --tls-cert and --tls-key (mutual TLS is TLS first)")
     }
-    guard tokenCallsPerSecond >= 0, maxCallsPerSecondPerConnection >= 0, idleTimeoutSeconds >= 0 else {
-      throw ValidationError("--token-calls-per-second, --max-calls-per-second-per-connection and --idle-timeout-seconds must be >= 0")
+    guard tokenCallsPerSecond >= 0, maxCallsPerSecondPerConnection >= 0, idleTimeoutSeconds >= 0, requestReadTimeoutSeconds >= 0 else {
+      throw ValidationError(
+        "--token-calls-per-second, --max-calls-per-second-per-connection, --idle-timeout-seconds and --request-read-timeout-seconds must be >= 0")
     }
     guard (1...1_000_000).contains(maxConnections) else { throw ValidationError("--max-connections must be 1...1000000") }
     guard (1024...1 << 20).contains(maxHeaderListBytes) else {
@@ -223,6 +229,7 @@ struct ServeCommand: AsyncParsableCommand {
       gracefulShutdownTimeout: .seconds(shutdownGraceSeconds))
     grpc.maxConnections = maxConnections
     grpc.idleTimeout = idleTimeoutSeconds > 0 ? .seconds(idleTimeoutSeconds) : nil
+    grpc.requestReadTimeout = requestReadTimeoutSeconds > 0 ? .seconds(requestReadTimeoutSeconds) : nil
     grpc.maxCallsPerSecondPerConnection = maxCallsPerSecondPerConnection > 0 ? maxCallsPerSecondPerConnection : nil
     var configuration = OmniStockServer.Configuration(
       grpc: grpc, dataDirectory: dataDirectory, repairLog: repairLog, expectedSlots: expectedPositions,

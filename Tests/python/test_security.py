@@ -557,3 +557,48 @@ def test_denials_and_refused_connections_are_counted_in_metrics(server_factory, 
     assert values["omnistock_connections_refused_total"] == 1
     assert values["omnistock_connections"] >= 1
     srv.stop()
+
+
+def _await_grpc_status(raw, conn, stream_id):
+    """Reads frames (answering what h2 needs to) until `stream_id` has a grpc-status:
+    (status, message)."""
+    import h2.events
+    while True:
+        data = raw.recv(65536)
+        assert data, f"the connection closed before stream {stream_id} was answered"
+        for event in conn.receive_data(data):
+            if isinstance(event, (h2.events.ResponseReceived, h2.events.TrailersReceived)) and event.stream_id == stream_id:
+                fields = {(k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
+                          for k, v in event.headers}
+                if "grpc-status" in fields:
+                    raw.sendall(conn.data_to_send())
+                    return fields["grpc-status"], fields.get("grpc-message", "")
+        raw.sendall(conn.data_to_send())
+
+
+def test_a_trickled_request_is_cancelled_and_frees_its_stream(server_factory):
+    """Slowloris: a unary request whose message never completes is cancelled after
+    --request-read-timeout-seconds; the connection keeps serving."""
+    import h2.config
+    import h2.connection
+    srv = server_factory(["--request-read-timeout-seconds", "1"])
+    conn = h2.connection.H2Connection(config=h2.config.H2Configuration(client_side=True))
+    conn.initiate_connection()
+
+    def headers(path):
+        return [(":method", "POST"), (":scheme", "http"), (":path", path), (":authority", srv.address),
+                ("content-type", "application/grpc"), ("te", "trailers")]
+
+    conn.send_headers(1, headers("/omnistock.v1.Ingest/ApplyEvents"))
+    conn.send_data(1, b"\x00\x00\x00\x00\x64" + b"\x0a" * 10)  # announces 100 bytes, sends 10, then stalls
+    with socket.create_connection((HOST, srv.port), timeout=TIMEOUT) as raw:
+        raw.sendall(conn.data_to_send())
+        raw.settimeout(15)
+        code, message = _await_grpc_status(raw, conn, 1)
+        assert code == "1" and "did not arrive completely within 1 s" in message
+        # The same connection serves the next call.
+        conn.send_headers(3, headers("/grpc.health.v1.Health/Check"))
+        conn.send_data(3, b"\x00\x00\x00\x00\x00", end_stream=True)
+        raw.sendall(conn.data_to_send())
+        assert _await_grpc_status(raw, conn, 3)[0] == "0"
+    srv.stop()
