@@ -46,8 +46,8 @@ public final class OmniStockServer: Service, Sendable {
     public var locationsFile: String?
     /// Tests only: injected log I/O failures.
     public var logFaults: LogFaultInjector?
-    /// Port of the Prometheus metrics endpoint (`GET /metrics`) on the gRPC host; 0 picks a free
-    /// one; `nil` serves no metrics.
+    /// Port of the operations HTTP server on the gRPC host: Prometheus metrics (`GET /metrics`)
+    /// and the dashboard (`GET /`, JSON under `/api/`); 0 picks a free one; `nil` serves neither.
     public var metricsPort: Int?
 
     public init(
@@ -82,6 +82,8 @@ public final class OmniStockServer: Service, Sendable {
   private let onMetricsListening: (@Sendable (SocketAddress) -> Void)?
   /// The metrics the endpoint serves.
   public let metrics: ServerMetrics
+  /// The dashboard's JSON API (and its throughput history).
+  let dashboard: DashboardAPI
 
   /// Builds every part of the server and recovers its state from the log (replaying every
   /// record); nothing listens until ``start()`` or ``run()``.
@@ -174,10 +176,16 @@ public final class OmniStockServer: Service, Sendable {
       writer: writer, directory: directory, path: checkpointDirectory, last: restored?.summary)
     let metrics = ServerMetrics(writer: writer, directory: directory, checkpointer: checkpointer)
     self.metrics = metrics
+    let startedAtUnixMs = WallClock.nowUnixMs()
     let router = Self.router(
-      writer: writer, directory: directory, health: health, checkpointer: checkpointer, startedAtUnixMs: WallClock.nowUnixMs())
+      writer: writer, directory: directory, health: health, checkpointer: checkpointer, startedAtUnixMs: startedAtUnixMs)
+    let dashboard = DashboardAPI(
+      writer: writer, directory: directory, checkpointer: checkpointer, startedAtUnixMs: startedAtUnixMs, methods: router.methods)
+    self.dashboard = dashboard
     var grpc = configuration.grpc
-    if configuration.metricsPort != nil { grpc.observer = metrics.requestObserver(methods: router.methods) }
+    if configuration.metricsPort != nil {
+      grpc.observer = CallObserverGroup([metrics.requestObserver(methods: router.methods), dashboard.sampler.recorder])
+    }
     self.grpcServer = GRPCServer(configuration: grpc, router: router, logger: logger)
   }
 
@@ -211,12 +219,14 @@ public final class OmniStockServer: Service, Sendable {
     defer { checkpoints.cancel() }
     let expiry = Task { [writer] in await ReservationExpiry(writer: writer).run() }
     defer { expiry.cancel() }
-    var metricsServer: MetricsHTTPServer?
+    var metricsServer: OperationsHTTPServer?
+    let sampling = configuration.metricsPort.map { _ in Task { [dashboard] in await dashboard.sampler.run() } }
+    defer { sampling?.cancel() }
     if let port = configuration.metricsPort {
-      let server = try await MetricsHTTPServer(host: configuration.grpc.host, port: port, metrics: metrics)
+      let server = try await OperationsHTTPServer(host: configuration.grpc.host, port: port, routes: operationsRoutes())
       metricsServer = server
       if let address = server.localAddress {
-        logger.info("metrics listening", metadata: ["address": "\(address)"])
+        logger.info("metrics and dashboard listening", metadata: ["address": "\(address)"])
         onMetricsListening?(address)
       }
     }

@@ -72,7 +72,11 @@ struct ServeCommand: AsyncParsableCommand {
 
   @Option(
     name: .customLong("metrics-port"),
-    help: "Serve Prometheus metrics (GET /metrics) on this port of --host; 0 picks a free one; omitted: no metrics endpoint (env OMNISTOCK_METRICS_PORT).")
+    help: """
+      Serve the operations HTTP endpoint on this port of --host: Prometheus metrics (GET /metrics) and the \
+      operations dashboard (open http://HOST:PORT/ in a browser); 0 picks a free one; omitted: neither \
+      (env OMNISTOCK_METRICS_PORT).
+      """)
   var metricsPort: Int?
 
   @Option(
