@@ -1,3 +1,4 @@
+import GRPCNGHTTP2
 import NIOHTTP1
 
 /// A request's target (`/path?name=value&...`), split and percent-decoded.
@@ -41,7 +42,9 @@ struct HTTPRequestTarget: Sendable, Equatable {
     while let byte = iterator.next() {
       switch byte {
       case UInt8(ascii: "%"):
-        guard let high = iterator.next().flatMap(hexValue), let low = iterator.next().flatMap(hexValue) else {
+        guard let high = iterator.next().flatMap(PercentEncoding.hexValue),
+          let low = iterator.next().flatMap(PercentEncoding.hexValue)
+        else {
           throw HTTPFailure(.badRequest, "malformed percent-escape in '\(text)'")
         }
         bytes.append(high << 4 | low)
@@ -55,14 +58,5 @@ struct HTTPRequestTarget: Sendable, Equatable {
       throw HTTPFailure(.badRequest, "'\(text)' does not decode to UTF-8 text")
     }
     return decoded
-  }
-
-  private static func hexValue(_ byte: UInt8) -> UInt8? {
-    switch byte {
-    case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-    case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-    case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-    default: nil
-    }
   }
 }

@@ -1,4 +1,4 @@
-public import NIOCore
+import NIOCore
 import NIOHTTP1
 import NIOPosix
 
@@ -11,7 +11,7 @@ import NIOPosix
 ///   for 60 s is closed.
 /// - The event loop only parses and writes: every answer is built on a worker thread, so a slow
 ///   report never stalls other connections. Pipelined requests are answered in order.
-public final class OperationsHTTPServer: Sendable {
+final class OperationsHTTPServer: Sendable {
   private let group: MultiThreadedEventLoopGroup
   private let workers: NIOThreadPool
   private let channel: any Channel
@@ -47,12 +47,13 @@ public final class OperationsHTTPServer: Sendable {
   }
 
   /// The bound address.
-  public var localAddress: SocketAddress? { channel.localAddress }
+  var localAddress: SocketAddress? { channel.localAddress }
 
-  /// Stops listening and releases the threads.
-  public func close() async throws {
+  /// Stops listening and releases the threads (the workers first: answers still being built are
+  /// written, or refused, while the event loop is alive).
+  func close() async throws {
     try? await channel.close()
-    try await group.shutdownGracefully()
     try await workers.shutdownGracefully()
+    try await group.shutdownGracefully()
   }
 }
