@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test OmniStock has, from a fresh Debian machine: installs what the tests need
-# (libnghttp2-dev for the build; Python grpcio for the independent client), builds the server,
+# (libnghttp2-dev for the build; Python grpcio for the independent client; Debian's chromium for the
+# dashboard's headless browser test), builds the server,
 # runs the Swift test suites (unit tests and end-to-end tests with grpc-swift-2 against the real
 # binary), the Python grpcio interoperability suite against the same binary, a 10-second
 # `omnistock load` smoke with its correctness check (`tools/load-smoke.sh`), and the crash test
@@ -11,11 +12,12 @@ cd "$(dirname "$0")/.."
 need_apt=()
 pkg-config --exists libnghttp2 2>/dev/null || need_apt+=(libnghttp2-dev)
 command -v pkg-config >/dev/null || need_apt+=(pkg-config)
+command -v chromium >/dev/null || need_apt+=(chromium fonts-liberation)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "==> installing ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq
-  $SUDO apt-get install -y -qq "${need_apt[@]}"
+  $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}"
 fi
 
 if ! python3 -c 'import grpc, grpc_tools, grpc_health, pytest, h2' 2>/dev/null; then

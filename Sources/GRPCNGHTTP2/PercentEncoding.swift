@@ -63,7 +63,8 @@ public enum PercentEncoding {
     nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "A") + nibble - 10
   }
 
-  private static func hexValue(_ byte: UInt8) -> UInt8? {
+  /// The value of an ASCII hex digit (either case), `nil` for any other byte.
+  public static func hexValue(_ byte: UInt8) -> UInt8? {
     switch byte {
     case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
     case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10

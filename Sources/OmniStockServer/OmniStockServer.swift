@@ -46,9 +46,12 @@ public final class OmniStockServer: Service, Sendable {
     public var locationsFile: String?
     /// Tests only: injected log I/O failures.
     public var logFaults: LogFaultInjector?
-    /// Port of the Prometheus metrics endpoint (`GET /metrics`) on the gRPC host; 0 picks a free
-    /// one; `nil` serves no metrics.
+    /// Port of the operations HTTP server: Prometheus metrics (`GET /metrics`) and the dashboard
+    /// (`GET /`, JSON under `/api/`); 0 picks a free one; `nil` serves neither.
     public var metricsPort: Int?
+    /// Address of the operations HTTP server. It has no authentication, so it listens on loopback
+    /// unless the operator says otherwise.
+    public var metricsHost = "127.0.0.1"
     /// TLS certificate, key and (for mutual TLS) client CA files; `nil`: cleartext HTTP/2.
     public var tls: ServerTLS.Files?
     /// The tokens file (see ``TokensFile``); `nil`: no tokens are checked (loopback only, unless
@@ -92,6 +95,8 @@ public final class OmniStockServer: Service, Sendable {
   /// Who may call what, when a tokens file is configured.
   public let accessPolicy: AccessPolicy?
   private let tls: ServerTLS?
+  /// The dashboard's JSON API (and its throughput history).
+  let dashboard: DashboardAPI
 
   /// Builds every part of the server and recovers its state from the log (replaying every
   /// record); nothing listens until ``start()`` or ``run()``.
@@ -194,10 +199,16 @@ public final class OmniStockServer: Service, Sendable {
       writer: writer, directory: directory, path: checkpointDirectory, last: restored?.summary)
     let metrics = ServerMetrics(writer: writer, directory: directory, checkpointer: checkpointer)
     self.metrics = metrics
+    let startedAtUnixMs = WallClock.nowUnixMs()
     let router = Self.router(
-      writer: writer, directory: directory, health: health, checkpointer: checkpointer, startedAtUnixMs: WallClock.nowUnixMs())
+      writer: writer, directory: directory, health: health, checkpointer: checkpointer, startedAtUnixMs: startedAtUnixMs)
+    let dashboard = DashboardAPI(
+      writer: writer, directory: directory, checkpointer: checkpointer, startedAtUnixMs: startedAtUnixMs, methods: router.methods)
+    self.dashboard = dashboard
     var grpc = configuration.grpc
-    if configuration.metricsPort != nil { grpc.observer = metrics.requestObserver(methods: router.methods) }
+    if configuration.metricsPort != nil {
+      grpc.observer = CallObserverGroup([metrics.requestObserver(methods: router.methods), dashboard.sampler.recorder])
+    }
     grpc.authorizer = accessPolicy
     grpc.tls = tls
     self.grpcServer = GRPCServer(configuration: grpc, router: router, logger: logger)
@@ -228,8 +239,8 @@ public final class OmniStockServer: Service, Sendable {
   /// Serves until graceful shutdown, then drains and returns.
   ///
   /// The parts run as services of one `ServiceGroup`, in this order: the write-ahead log, the
-  /// checkpoint schedule, reservation expiry, the access-denial summary, the metrics server, the
-  /// gRPC server. Graceful shutdown goes the other way, each part finishing before the next is
+  /// checkpoint schedule, reservation expiry, the access-denial summary, the dashboard's sampler,
+  /// the metrics and dashboard HTTP server, the gRPC server. Graceful shutdown goes the other way, each part finishing before the next is
   /// told: gRPC drains first (calls in flight complete, their writes acknowledged once durable),
   /// and the log closes last.
   public func run() async throws {
@@ -253,13 +264,14 @@ public final class OmniStockServer: Service, Sendable {
       })
     }
     if let port = configuration.metricsPort {
+      services.append(BackgroundTaskService("dashboard throughput sampler") { [dashboard] in await dashboard.sampler.run() })
       // Bound before the group starts, so that its address is reported before the gRPC server's.
-      let server = try await MetricsHTTPServer(host: configuration.grpc.host, port: port, metrics: metrics)
+      let server = try await OperationsHTTPServer(host: configuration.metricsHost, port: port, routes: operationsRoutes())
       if let address = server.localAddress {
-        logger.info("metrics listening", metadata: ["address": "\(address)"])
+        logger.info("metrics and dashboard listening", metadata: ["address": "\(address)"])
         onMetricsListening?(address)
       }
-      services.append(MetricsService(server: server))
+      services.append(OperationsHTTPService(server: server))
     }
     services.append(
       GRPCService(

@@ -78,8 +78,20 @@ struct ServeCommand: AsyncParsableCommand {
 
   @Option(
     name: .customLong("metrics-port"),
-    help: "Serve Prometheus metrics (GET /metrics) on this port of --host; 0 picks a free one; omitted: no metrics endpoint (env OMNISTOCK_METRICS_PORT).")
+    help: """
+      Serve the operations HTTP endpoint on this port of --metrics-host: Prometheus metrics (GET /metrics) and \
+      the operations dashboard (open http://HOST:PORT/ in a browser); 0 picks a free one; omitted: neither \
+      (env OMNISTOCK_METRICS_PORT).
+      """)
   var metricsPort: Int?
+
+  @Option(
+    name: .customLong("metrics-host"),
+    help: """
+      Address of the metrics and dashboard endpoint, which has no authentication: a non-loopback address \
+      needs --insecure (env OMNISTOCK_METRICS_HOST).
+      """)
+  var metricsHost: String = Environment.string("OMNISTOCK_METRICS_HOST") ?? "127.0.0.1"
 
   @Option(
     name: .customLong("checkpoint-interval-seconds"),
@@ -196,6 +208,11 @@ struct ServeCommand: AsyncParsableCommand {
         "refusing to listen on \(host) without --tokens: anyone who can reach it could change stock. "
           + "Give a tokens file (see `omnistock token create`), listen on 127.0.0.1, or pass --insecure if this network is trusted.")
     }
+    if !insecure && !Self.isLoopback(metricsHost) {
+      throw ValidationError(
+        "refusing to serve metrics and the dashboard on \(metricsHost): that endpoint has no authentication. "
+          + "Keep it on 127.0.0.1 (reach it through an SSH tunnel or a proxy that authenticates), or pass --insecure.")
+    }
     guard (tlsCertificate == nil) == (tlsKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together") }
     if tlsClientCA != nil && tlsCertificate == nil {
       throw ValidationError("--tls-client-ca needs --tls-cert and --tls-key (mutual TLS is TLS first)")
@@ -240,6 +257,7 @@ struct ServeCommand: AsyncParsableCommand {
       configuration.tls = ServerTLS.Files(certificateChain: tlsCertificate, privateKey: tlsKey, clientCA: tlsClientCA)
     }
     configuration.tokensFile = tokensFile
+    configuration.metricsHost = metricsHost
     configuration.tokenCallsPerSecond = tokenCallsPerSecond > 0 ? tokenCallsPerSecond : nil
     let server: OmniStockServer
     do {

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 
 from conftest import server_binary
@@ -67,11 +68,11 @@ def test_a_mistake_in_the_file_stops_the_start_with_the_reason(tmp_path):
 def test_every_flag_names_its_environment_variable_and_default(tmp_path):
     code, out, err = _serve(tmp_path, ["--help"])
     assert code == 0
-    flags = [line.split()[0] for line in out.splitlines() if line.strip().startswith("--")]
-    assert len(flags) > 20
+    # Option lines are indented two spaces; deeper lines continue a help text.
+    names = [m.group(1) for m in (re.match(r"^  --([a-z0-9-]+)", line) for line in out.splitlines()) if m]
+    assert len(names) > 20
     text = " ".join(out.split())
-    for flag in flags:
-        name = flag.lstrip("-").split()[0].rstrip(",")
+    for name in names:
         if name in ("help", "version"):
             continue
         assert "OMNISTOCK_" + name.upper().replace("-", "_") in text, f"--{name} has no environment variable in its help"
