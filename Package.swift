@@ -139,6 +139,8 @@ let targets: [Target] = [
     dependencies: [
       "GRPCNGHTTP2",
       .product(name: "NIOCore", package: "swift-nio"),
+      .product(name: "NIOEmbedded", package: "swift-nio"),
+      .product(name: "Logging", package: "swift-log"),
       .product(name: "GRPCCore", package: "grpc-swift-2"),
       .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
     ],

@@ -4,7 +4,9 @@
 # dashboard's headless browser test), builds the server,
 # runs the Swift test suites (unit tests and end-to-end tests with grpc-swift-2 against the real
 # binary), the Python grpcio interoperability suite against the same binary, a 10-second
-# `omnistock load` smoke with its correctness check (`tools/load-smoke.sh`), and the crash test
+# `omnistock load` smoke with its correctness check (`tools/load-smoke.sh`), a 60-second soak
+# (`tools/soak.sh`; SOAK_SECONDS), a short pass of each fuzz target (`tools/fuzz.sh`, 20 s each;
+# FUZZ_SECONDS; its sanitized build takes a few minutes in .build-fuzz), and the crash test
 # (20 kill -9 cycles; `CRASH_CYCLES=100 tools/test.sh` or `tools/crash-test.sh` for longer runs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,5 +36,10 @@ echo "==> python grpcio interoperability tests"
 OMNISTOCK_BIN="$bin" python3 -m pytest -q Tests/python
 echo "==> load smoke: omnistock load against a real server, then the ledger check"
 bash tools/load-smoke.sh "$bin" --shoppers 1 --watchers 1
+echo "==> soak: ${SOAK_SECONDS:-60} s of mixed load on the debug binary; RSS, fds and threads stay flat, no errors"
+SOAK_SECONDS="${SOAK_SECONDS:-60}" SOAK_EVENTS_PER_SECOND=400 SOAK_READS_PER_SECOND=400 SOAK_CARTS_PER_SECOND=10 \
+  bash tools/soak.sh "$bin"
+echo "==> fuzz: each libFuzzer target for ${FUZZ_SECONDS:-20} s from the committed seeds (tools/Fuzz)"
+bash tools/fuzz.sh all "${FUZZ_SECONDS:-20}"
 echo "==> crash test: kill -9 at random moments, restart, every acknowledged event exactly once"
 python3 Tests/crash/crash_test.py --cycles "${CRASH_CYCLES:-20}" --binary "$bin"

@@ -304,6 +304,9 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
       self.session = nil
     }
     context = nil
+    // `reference` holds this handler strongly (so that responders and timers can reach it): drop
+    // it, or every connection's handler, its pooled streams and their buffers would never be freed.
+    reference = nil
   }
 
   // MARK: Output

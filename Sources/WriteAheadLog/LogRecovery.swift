@@ -57,7 +57,10 @@ public enum LogRecovery {
         }
       }
       guard let damage else {
-        outcome.tailOffset = offset
+        // Appending continues at the next 8-byte boundary: a file that ends inside the last
+        // record's padding (the record itself complete) leaves `offset` unaligned, and a record
+        // appended there would be read back 8-aligned, mid-record, and cut as a torn tail.
+        outcome.tailOffset = (offset + 7) & ~7
         continue
       }
       let laterGroup = bytes.withUnsafeBytes { laterCompleteGroup(in: $0, after: damage.offset, max: maxPayloadBytes) }

@@ -21,6 +21,9 @@ public enum RecordFraming {
   public static let segmentHeaderBytes = 64
   public static let formatVersion: UInt32 = 1
   static let magic: [UInt8] = Array("OMNIWAL1".utf8)
+  /// The largest first LSN a valid segment header names (2^63 - 1): far beyond any LSN the log
+  /// assigns, and low enough that counting records after it cannot overflow.
+  public static let maxFirstLSN = UInt64(Int64.max)
 
   /// Bytes a record with `payloadBytes` occupies on disk.
   public static func encodedSize(payloadBytes: Int) -> Int {
@@ -109,7 +112,14 @@ public enum RecordFraming {
     }
     let format = UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: 8, as: UInt32.self))
     guard format == formatVersion else { return .failure(.init("unsupported segment format \(format)")) }
-    return .success(UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: 16, as: UInt64.self)))
+    let firstLSN = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: 16, as: UInt64.self))
+    // LSNs start at 1 and grow by one: a header naming 0 would make an empty log hand out LSN 1
+    // into a segment that recovery then reads as starting at 0 (and cuts that acknowledged record
+    // as a torn tail); one naming a first LSN near 2^64 would overflow the LSNs counted after it.
+    guard firstLSN > 0, firstLSN <= maxFirstLSN else {
+      return .failure(.init("segment header names first LSN \(firstLSN), outside 1...\(maxFirstLSN)"))
+    }
+    return .success(firstLSN)
   }
 }
 

@@ -317,6 +317,8 @@ public final class WriteAheadLog: @unchecked Sendable {
       if closing && batch.isEmpty {
         condition.lock()
         shared.state = .closed
+        // The thread's closure holds the log: let go of the thread, or a closed log is never freed.
+        thread = nil
         if writer.descriptor >= 0 {
           Glibc.close(writer.descriptor)
           writer.descriptor = -1
