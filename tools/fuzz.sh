@@ -3,7 +3,8 @@
 # LeakSanitizer) and runs each for a bounded time, starting from the committed seeds in
 # tools/Fuzz/corpus/<target>/.
 #
-#   tools/fuzz.sh [grpc-server|log-decoder|all] [seconds per target, default 60]
+#   tools/fuzz.sh [grpc-server|log-decoder|all] [seconds per target, default 60; 0: only replay
+#                                                 the seeds]
 #
 # New corpus entries go to a temporary directory (printed; FUZZ_OUT to choose it), never into the
 # repository; copy interesting ones into tools/Fuzz/corpus/<target>/ by hand. On a crash, leak,
@@ -55,6 +56,9 @@ for target in "${targets[@]}"; do
 done
 bin_dir="$(swift build "${flags[@]}" --show-bin-path)"
 
+# 0 seconds: only replay the seeds (libFuzzer reads -max_total_time=0 as "no limit").
+runs=""
+[ "$seconds" != 0 ] || runs="-runs=0"
 failed=0
 summary=()
 for target in "${targets[@]}"; do
@@ -70,7 +74,7 @@ for target in "${targets[@]}"; do
   SWIFT_BACKTRACE=enable=no ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1}" \
     "$bin_dir/fuzz-$target" -max_total_time="$seconds" -timeout="${FUZZ_TIMEOUT:-10}" \
     -rss_limit_mb="${FUZZ_RSS_MB:-2048}" -max_len="${FUZZ_MAX_LEN:-16384}" -print_final_stats=1 \
-    -artifact_prefix="$out/$target-" ${FUZZ_FLAGS:-} "$corpus" "tools/Fuzz/corpus/$target" >"$log" 2>&1 || rc=$?
+    -artifact_prefix="$out/$target-" $runs ${FUZZ_FLAGS:-} "$corpus" "tools/Fuzz/corpus/$target" >"$log" 2>&1 || rc=$?
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1 || true)
   peak=$(sed -n 's/^stat::peak_rss_mb: *//p' "$log" | tail -1 || true)
   first_rss=$(grep -o 'rss: [0-9]*Mb' "$log" | head -1 | tr -dc 0-9 || true)

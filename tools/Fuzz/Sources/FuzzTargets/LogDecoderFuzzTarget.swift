@@ -28,6 +28,8 @@ public enum LogDecoderFuzzTarget {
     let base = FileManager.default.fileExists(atPath: "/dev/shm") ? "/dev/shm" : NSTemporaryDirectory()
     let path = "\(base)/omnistock-fuzz-wal-\(getpid())"
     try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    // libFuzzer ends the process itself (exit) when its time is up: remove the directory then.
+    atexit { LogDecoderFuzzTarget.cleanUp() }
     return path
   }()
 
