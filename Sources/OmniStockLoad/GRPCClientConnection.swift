@@ -157,6 +157,11 @@ public final class GRPCClientConnection: @unchecked Sendable {
 
   /// Starts a unary call from any thread.
   public func unary(path: String, message: [UInt8], completion: @escaping Completion) {
+    // A connection whose I/O thread has stopped (the server closed it) answers at once.
+    guard !stopped.withLock({ $0 }) else {
+      completion(-1, "the connection is closed", [])
+      return
+    }
     submitted.withLock { $0.requests.append(Request(path: path, body: Self.frame(message), completion: completion)) }
     var byte: UInt8 = 1
     _ = Glibc.write(wakeWrite, &byte, 1)

@@ -73,7 +73,10 @@ public final class LoadRun: Sendable {
 
     var ledger = stockUp
     for driver in drivers { ledger.merge(driver.ledger) }
-    let actual = try readBack(ledger.checked, through: admin)
+    // A fresh connection: the setup one sat idle through the run and the server may have closed it.
+    let reader = try GRPCClientConnection(host: configuration.host, port: configuration.port)
+    defer { reader.close() }
+    let actual = try readBack(ledger.checked, through: reader)
     let pacing = [
       configuration.terminals > 0 ? "terminals " + Self.describe(configuration.terminalSchedule, unit: "batches") : nil,
       configuration.storefronts > 0 ? "storefronts " + Self.describe(configuration.storefrontSchedule, unit: "reads") : nil,
