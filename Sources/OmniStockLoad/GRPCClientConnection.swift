@@ -74,6 +74,8 @@ public final class GRPCClientConnection: @unchecked Sendable {
     var requests: [Request] = []
     var closing = false
     var ticker: Ticker?
+    /// The I/O thread has stopped: nothing submitted from now on would be sent.
+    var ioStopped = false
   }
 
   /// Called on the I/O thread when it is due; returns when it wants to run next (nil: never).
@@ -158,11 +160,15 @@ public final class GRPCClientConnection: @unchecked Sendable {
   /// Starts a unary call from any thread.
   public func unary(path: String, message: [UInt8], completion: @escaping Completion) {
     // A connection whose I/O thread has stopped (the server closed it) answers at once.
-    guard !stopped.withLock({ $0 }) else {
+    let accepted = submitted.withLock { inbox -> Bool in
+      guard !inbox.ioStopped else { return false }
+      inbox.requests.append(Request(path: path, body: Self.frame(message), completion: completion))
+      return true
+    }
+    guard accepted else {
       completion(-1, "the connection is closed", [])
       return
     }
-    submitted.withLock { $0.requests.append(Request(path: path, body: Self.frame(message), completion: completion)) }
     var byte: UInt8 = 1
     _ = Glibc.write(wakeWrite, &byte, 1)
   }
@@ -323,6 +329,12 @@ public final class GRPCClientConnection: @unchecked Sendable {
     }
     for (_, call) in calls { call.completion(-1, "the connection closed with the call in flight", []) }
     calls.removeAll()
+    let unsent = submitted.withLock { inbox -> [Request] in
+      inbox.ioStopped = true
+      defer { inbox.requests.removeAll() }
+      return inbox.requests
+    }
+    for request in unsent { request.completion(-1, "the connection closed before the call was sent", []) }
     stopped.withLock { $0 = true }
   }
 
