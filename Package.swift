@@ -165,6 +165,7 @@ let targets: [Target] = [
     name: "OmniStockServerTests",
     dependencies: [
       "OmniStockServer",
+      "OmniStockLoad",
       "StockIndex",
       "WriteAheadLog",
       "GRPCNGHTTP2",

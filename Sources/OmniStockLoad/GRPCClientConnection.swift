@@ -9,20 +9,26 @@ import Glibc
 /// A lean gRPC-over-HTTP/2 client connection on libnghttp2, for the load tool: it must cost far
 /// less CPU than the server it measures (both share this machine's cores), which a general client
 /// framework does not. Unary calls, and streams the caller writes to from the I/O thread (a POS
-/// terminal's `StreamEvents`); everything is answered on the connection's own I/O thread.
+/// terminal's `StreamEvents`); everything is answered on the I/O thread of its ``ClientIOLoop``.
 ///
 /// Written here rather than taken from a library: grpc-swift-2's client costs several times the
 /// server's CPU per call on this machine, and no Swift package offers a minimal HTTP/2 client.
 ///
 /// ## Threading
-/// One dedicated I/O thread per connection owns the socket and the nghttp2 session; completions
-/// run on it and may start the next call at once (``unaryFromIOThread(path:message:completion:)``),
-/// so a closed-loop driver needs no locks. Other threads submit through ``unary(path:message:completion:)``
-/// (a locked queue and a wake-up pipe).
+/// The connection lives on its ``ClientIOLoop``'s thread (shared with the loop's other
+/// connections), which owns the socket and the nghttp2 session; completions run there and may
+/// start the next call at once (``unaryFromIOThread(path:message:completion:)``), so a
+/// closed-loop driver needs no locks. Other threads submit through ``unary(path:message:completion:)``
+/// (a locked inbox, then a wake-up of the loop).
 ///
-/// `@unchecked Sendable`: `session`, `calls`, `outbound` and the socket are touched only by the
-/// I/O thread (and by `init` before it starts); `submitted` and `stopped` are mutexes, `running` is
-/// an atomic; the wake-up pipe's descriptors never change.
+/// ## Life cycle
+/// `open` (attached to the loop) → `closing` (``close(graceSeconds:)``: no new ticks, the calls
+/// in flight finish) → `ended` (every call answered, the grace period over, or the socket failed:
+/// the loop detaches it and fails whatever is left). The socket closes when the connection is freed.
+///
+/// `@unchecked Sendable`: `session`, `calls`, `outbound`, `phase`, `ticker`, `tickDue` and
+/// `isTouched` are touched only on the loop's thread (and by `init` before the loop knows the
+/// connection); `submitted` and `stopped` are mutexes, `running` and `wakePending` atomics.
 public final class GRPCClientConnection: @unchecked Sendable {
   /// How a call ended: the `grpc-status` (or -1 when the stream or connection failed), the
   /// `grpc-message`, and the response message bytes (without the 5-byte gRPC prefix).
@@ -62,36 +68,47 @@ public final class GRPCClientConnection: @unchecked Sendable {
     var onOpen: ((Int32) -> Void)? = nil
   }
 
-  private let socket: Int32
-  private let wakeRead: Int32
-  private let wakeWrite: Int32
-  private let authority: String
-  private var session: OpaquePointer?
-  private var calls: [Int32: Call] = [:]
-  private var outbound: [UInt8] = []
+  /// Where the connection is in its life (loop thread only).
+  private enum Phase {
+    case open
+    case closing
+    case ended
+  }
+
   /// What other threads hand to the I/O thread.
   private struct Inbox: @unchecked Sendable {  // closures handed over once, run only on the I/O thread
     var requests: [Request] = []
     var closing = false
     var ticker: Ticker?
-    /// The I/O thread has stopped: nothing submitted from now on would be sent.
+    /// The connection has ended: nothing submitted from now on would be sent.
     var ioStopped = false
   }
 
   /// Called on the I/O thread when it is due; returns when it wants to run next (nil: never).
   public typealias Ticker = () -> ContinuousClock.Instant?
 
+  let socket: Int32
+  private let loop: ClientIOLoop
+  private let authority: String
+  private var session: OpaquePointer?
+  private var calls: [Int32: Call] = [:]
+  private var outbound: [UInt8] = []
+  private var phase = Phase.open
   private let submitted = Mutex(Inbox())
   private var ticker: Ticker?
-  private var tickAt: ContinuousClock.Instant?
-  private var thread: Thread?
+  /// When the ticker runs next (loop thread only; nil: no ticker, or it is done).
+  private(set) var tickDue: ContinuousClock.Instant?
+  /// The loop will serve the inbox at its next turn (set by ``ClientIOLoop/wake(_:)``).
+  let wakePending = Atomic<Bool>(false)
+  /// The loop will flush this connection at the end of its turn (loop thread only).
+  var isTouched = false
   private let stopped = Mutex(false)
-  /// Cleared by ``close(graceSeconds:)`` when the grace period is over: the I/O thread stops.
+  /// Cleared by ``close(graceSeconds:)`` when the grace period is over: the connection ends.
   private let running = Atomic<Bool>(true)
 
-  /// Connects to `host:port` (an IPv4 address) and starts the I/O thread.
-  public init(host: String, port: Int) throws {
-    let descriptor = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+  /// Connects to `host:port` (an IPv4 address) and attaches to `loop`.
+  public init(host: String, port: Int, loop: ClientIOLoop) throws {
+    let descriptor = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
     guard descriptor >= 0 else { throw LoadError("socket() failed: \(String(cString: strerror(errno)))") }
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
@@ -111,15 +128,8 @@ public final class GRPCClientConnection: @unchecked Sendable {
     var one: Int32 = 1
     setsockopt(descriptor, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
     _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) | O_NONBLOCK)
-    var pipes: [Int32] = [0, 0]
-    guard pipe(&pipes) == 0 else {
-      Glibc.close(descriptor)
-      throw LoadError("pipe() failed")
-    }
-    for end in pipes { _ = fcntl(end, F_SETFL, fcntl(end, F_GETFL) | O_NONBLOCK) }
     socket = descriptor
-    wakeRead = pipes[0]
-    wakeWrite = pipes[1]
+    self.loop = loop
     authority = "\(host):\(port)"
 
     var callbacks: OpaquePointer?
@@ -135,31 +145,25 @@ public final class GRPCClientConnection: @unchecked Sendable {
     ]
     nghttp2_submit_settings(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), &settings, settings.count)
     nghttp2_session_set_local_window_size(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), 0, 1 << 26)
-    let thread = Thread { [self] in runLoop() }
-    thread.name = "omnistock-load-io"
-    self.thread = thread
-    thread.start()
+    loop.register(self)
   }
 
   deinit {
     if let session { nghttp2_session_del(session) }
     Glibc.close(socket)
-    Glibc.close(wakeRead)
-    Glibc.close(wakeWrite)
   }
 
   /// Runs `ticker` on the I/O thread from now on (an open-loop driver sends what is due from it):
-  /// at once, then whenever the instant it last returned has come. The connection wakes for it
-  /// with microsecond resolution.
+  /// at once, then whenever the instant it last returned has come. The loop wakes for it with
+  /// microsecond resolution (a timerfd).
   public func setTicker(_ ticker: @escaping Ticker) {
     submitted.withLock { $0.ticker = ticker }
-    var byte: UInt8 = 1
-    _ = Glibc.write(wakeWrite, &byte, 1)
+    loop.wake(self)
   }
 
   /// Starts a unary call from any thread.
   public func unary(path: String, message: [UInt8], completion: @escaping Completion) {
-    // A connection whose I/O thread has stopped (the server closed it) answers at once.
+    // A connection that has ended (the server closed it) answers at once.
     let accepted = submitted.withLock { inbox -> Bool in
       guard !inbox.ioStopped else { return false }
       inbox.requests.append(Request(path: path, body: Self.frame(message), completion: completion))
@@ -169,8 +173,7 @@ public final class GRPCClientConnection: @unchecked Sendable {
       completion(-1, "the connection is closed", [])
       return
     }
-    var byte: UInt8 = 1
-    _ = Glibc.write(wakeWrite, &byte, 1)
+    loop.wake(self)
   }
 
   /// Starts a unary call from the I/O thread (inside a completion): no lock, no wake-up.
@@ -188,8 +191,7 @@ public final class GRPCClientConnection: @unchecked Sendable {
     submitted.withLock {
       $0.requests.append(Request(path: path, body: [], completion: completion, onMessage: onMessage, onOpen: onOpen))
     }
-    var byte: UInt8 = 1
-    _ = Glibc.write(wakeWrite, &byte, 1)
+    loop.wake(self)
   }
 
   /// Writes `message` on stream `id` (I/O thread only).
@@ -207,20 +209,21 @@ public final class GRPCClientConnection: @unchecked Sendable {
   }
 
   private func resume(_ id: Int32, _ call: Call) {
+    loop.touch(self)
     guard call.deferred else { return }
     call.deferred = false
     nghttp2_session_resume_data(session, id)
   }
 
   /// Finishes the calls in flight (failing them if the server does not answer within
-  /// `graceSeconds`), then closes the connection and stops the I/O thread.
+  /// `graceSeconds`), then ends the connection. Not from the loop's thread (it waits for it).
   public func close(graceSeconds: Double = 10) {
     submitted.withLock { $0.closing = true }
-    var byte: UInt8 = 1
-    _ = Glibc.write(wakeWrite, &byte, 1)
+    loop.wake(self)
     let deadline = ContinuousClock.now + .milliseconds(Int(graceSeconds * 1000))
     while !stopped.withLock({ $0 }) && ContinuousClock.now < deadline { usleep(1_000) }
-    running.store(false, ordering: .relaxed)
+    running.store(false, ordering: .releasing)
+    loop.wake(self)
     while !stopped.withLock({ $0 }) { usleep(1_000) }
   }
 
@@ -235,9 +238,108 @@ public final class GRPCClientConnection: @unchecked Sendable {
     return body + message
   }
 
-  // MARK: - The I/O thread
+  // MARK: - On the loop's thread
+
+  /// Takes what other threads handed over: new calls and streams, a ticker, the close.
+  func serveInbox() {
+    let inbox = submitted.withLock { inbox -> Inbox in
+      defer {
+        inbox.requests.removeAll(keepingCapacity: true)
+        inbox.ticker = nil
+      }
+      return inbox
+    }
+    guard phase != .ended else { return }
+    if inbox.closing {
+      phase = .closing
+      tickDue = nil
+    }
+    if let newTicker = inbox.ticker, phase == .open {
+      ticker = newTicker
+      tickDue = .now
+    }
+    for request in inbox.requests { submit(request) }
+  }
+
+  /// Runs the ticker (it is due).
+  func tick() {
+    guard phase == .open, let ticker else { return }
+    tickDue = ticker()
+  }
+
+  /// Whether the loop should detach the connection: closing with nothing in flight, out of
+  /// grace, or failed.
+  var isDone: Bool {
+    phase == .ended || (phase == .closing && calls.isEmpty) || !running.load(ordering: .acquiring)
+  }
+
+  /// Reads what the socket holds into the session (edge-triggered: until it would block).
+  func readAvailable(into input: inout [UInt8]) {
+    guard phase != .ended else { return }
+    while true {
+      let count = input.withUnsafeMutableBytes { Glibc.read(socket, $0.baseAddress, $0.count) }
+      if count > 0 {
+        let consumed = input.withUnsafeBytes { nghttp2_session_mem_recv(session, $0.baseAddress, count) }
+        if consumed < 0 {
+          phase = .ended
+          return
+        }
+        // A short read emptied the socket: bytes arriving later raise a new edge.
+        if count < input.count { return }
+        continue
+      }
+      if count < 0 && errno == EINTR { continue }
+      if count == 0 || (errno != EAGAIN && errno != EWOULDBLOCK) { phase = .ended }
+      return
+    }
+  }
+
+  /// Writes what the session has to send, until done or the socket would block (the loop is
+  /// told when it has room again). A failed socket ends the connection.
+  func flush() {
+    guard phase != .ended else { return }
+    while true {
+      if !outbound.isEmpty {
+        let written = outbound.withUnsafeBytes { Glibc.write(socket, $0.baseAddress, $0.count) }
+        if written > 0 {
+          outbound.removeFirst(written)
+          continue
+        }
+        if written < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) { return }
+        phase = .ended
+        return
+      }
+      var data: UnsafePointer<UInt8>?
+      let count = nghttp2_session_mem_send(session, &data)
+      if count < 0 { phase = .ended }
+      if count <= 0 { return }
+      outbound.append(contentsOf: UnsafeBufferPointer(start: data, count: count))
+    }
+  }
+
+  /// Ends the connection (the loop has detached it): fails the calls in flight with `reason`
+  /// and whatever was submitted but never sent, and lets ``close(graceSeconds:)`` return.
+  func stop(reason: String) {
+    phase = .ended
+    tickDue = nil
+    ticker = nil
+    let inFlight = calls
+    calls.removeAll()
+    for (_, call) in inFlight { call.completion(-1, reason, []) }
+    let unsent = submitted.withLock { inbox -> [Request] in
+      inbox.ioStopped = true
+      defer { inbox.requests.removeAll() }
+      return inbox.requests
+    }
+    for request in unsent { request.completion(-1, "the connection closed before the call was sent", []) }
+    stopped.withLock { $0 = true }
+  }
 
   private func submit(_ request: Request) {
+    guard phase != .ended else {
+      request.completion(-1, "the connection closed before the call was sent", [])
+      return
+    }
     let call = Call(
       body: request.body, finished: request.onMessage == nil, onMessage: request.onMessage, completion: request.completion)
     var provider = nghttp2_data_provider(
@@ -254,6 +356,7 @@ public final class GRPCClientConnection: @unchecked Sendable {
       return
     }
     calls[streamID] = call
+    loop.touch(self)
     request.onOpen?(streamID)
   }
 
@@ -278,83 +381,6 @@ public final class GRPCClientConnection: @unchecked Sendable {
         }
         return body(fields)
       }
-    }
-  }
-
-  private func runLoop() {
-    var input = [UInt8](repeating: 0, count: 1 << 16)
-    var closing = false
-    loop: while running.load(ordering: .relaxed) {
-      let inbox = submitted.withLock { inbox -> Inbox in
-        defer {
-          inbox.requests.removeAll(keepingCapacity: true)
-          inbox.ticker = nil
-        }
-        return inbox
-      }
-      closing = closing || inbox.closing
-      if let newTicker = inbox.ticker {
-        ticker = newTicker
-        tickAt = .now
-      }
-      for request in inbox.requests { submit(request) }
-      if closing && calls.isEmpty { break }
-      if !closing, let ticker, let at = tickAt, ContinuousClock.now >= at { tickAt = ticker() }
-      guard flush() else { break }
-      var descriptors = [
-        pollfd(fd: socket, events: Int16(POLLIN) | (outbound.isEmpty ? 0 : Int16(POLLOUT)), revents: 0),
-        pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0),
-      ]
-      var wait = Duration.milliseconds(100)
-      if !closing, let at = tickAt { wait = max(.zero, min(wait, at - .now)) }
-      var timeout = timespec(tv_sec: Int(wait.components.seconds), tv_nsec: Int(wait.components.attoseconds / 1_000_000_000))
-      let ready = ppoll(&descriptors, 2, &timeout, nil)
-      if ready < 0 && errno != EINTR { break }
-      if descriptors[1].revents != 0 {
-        var drain = [UInt8](repeating: 0, count: 256)
-        while Glibc.read(wakeRead, &drain, drain.count) > 0 {}
-      }
-      if descriptors[0].revents & Int16(POLLIN | POLLERR | POLLHUP) != 0 {
-        while true {
-          let count = input.withUnsafeMutableBytes { Glibc.read(socket, $0.baseAddress, $0.count) }
-          if count > 0 {
-            let consumed = input.withUnsafeBytes { nghttp2_session_mem_recv(session, $0.baseAddress, count) }
-            if consumed < 0 { break loop }
-            continue
-          }
-          if count == 0 || (errno != EAGAIN && errno != EWOULDBLOCK) { break loop }
-          break
-        }
-      }
-    }
-    for (_, call) in calls { call.completion(-1, "the connection closed with the call in flight", []) }
-    calls.removeAll()
-    let unsent = submitted.withLock { inbox -> [Request] in
-      inbox.ioStopped = true
-      defer { inbox.requests.removeAll() }
-      return inbox.requests
-    }
-    for request in unsent { request.completion(-1, "the connection closed before the call was sent", []) }
-    stopped.withLock { $0 = true }
-  }
-
-  /// Writes what the session has to send; `false` if the socket failed.
-  private func flush() -> Bool {
-    while true {
-      if !outbound.isEmpty {
-        let written = outbound.withUnsafeBytes { Glibc.write(socket, $0.baseAddress, $0.count) }
-        if written > 0 {
-          outbound.removeFirst(written)
-          continue
-        }
-        if written < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { return true }
-        return false
-      }
-      var data: UnsafePointer<UInt8>?
-      let count = nghttp2_session_mem_send(session, &data)
-      if count < 0 { return false }
-      if count == 0 { return true }
-      outbound.append(contentsOf: UnsafeBufferPointer(start: data, count: count))
     }
   }
 

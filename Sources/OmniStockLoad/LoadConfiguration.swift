@@ -62,6 +62,10 @@ public struct LoadConfiguration: Sendable {
   public var zipfExponent = 1.0
   public var seed: UInt64 = 42
 
+  // MARK: The client
+  /// Threads the client's connections share, each running one epoll loop (like h2load's `-t`).
+  public var ioThreads = 1
+
   public init() {}
 
   /// Whether terminals send counts: only where one terminal owns each position and its events

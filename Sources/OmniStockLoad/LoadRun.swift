@@ -33,6 +33,8 @@ public final class LoadRun: Sendable {
   let configuration: LoadConfiguration
   let runID: String
   let progress: @Sendable (String) -> Void
+  /// The client's I/O loops (while ``run()`` runs) and the next one to attach a connection to.
+  private let io = Mutex<(loops: [ClientIOLoop], next: Int)>(([], 0))
 
   public init(configuration: LoadConfiguration, progress: @escaping @Sendable (String) -> Void) {
     self.configuration = configuration
@@ -40,12 +42,29 @@ public final class LoadRun: Sendable {
     self.progress = progress
   }
 
+  /// A new connection to the server, on the next of the run's I/O loops (round robin).
+  func connect() throws -> GRPCClientConnection {
+    let loop = io.withLock { io -> ClientIOLoop? in
+      guard !io.loops.isEmpty else { return nil }
+      defer { io.next += 1 }
+      return io.loops[io.next % io.loops.count]
+    }
+    guard let loop else { throw LoadError("the run's I/O loops are not running") }
+    return try GRPCClientConnection(host: configuration.host, port: configuration.port, loop: loop)
+  }
+
   func locationName(_ number: Int) -> String { "load-\(number)" }
   func skuName(_ rank: Int) -> String { "L\(runID)-\(rank)" }
   var groupName: String { "load-\(runID)-all" }
 
   public func run() throws -> Result {
-    let admin = try GRPCClientConnection(host: configuration.host, port: configuration.port)
+    let loops = try (0..<max(1, configuration.ioThreads)).map { _ in try ClientIOLoop() }
+    io.withLock { $0 = (loops, 0) }
+    defer {
+      io.withLock { $0 = ([], 0) }
+      for loop in loops { loop.shutdown() }
+    }
+    let admin = try connect()
     defer { admin.close() }
     try declareNetwork(through: admin)
     let stockUp = try stock(through: admin)
@@ -74,7 +93,7 @@ public final class LoadRun: Sendable {
     var ledger = stockUp
     for driver in drivers { ledger.merge(driver.ledger) }
     // A fresh connection: the setup one sat idle through the run and the server may have closed it.
-    let reader = try GRPCClientConnection(host: configuration.host, port: configuration.port)
+    let reader = try connect()
     defer { reader.close() }
     let actual = try readBack(ledger.checked, through: reader)
     let pacing = [

@@ -30,7 +30,7 @@ final class ShopperDriver: LoadDriver {
     self.run = run
     self.number = number
     configuration = run.configuration
-    connection = try GRPCClientConnection(host: configuration.host, port: configuration.port)
+    connection = try run.connect()
     let stocked = max(1, min(configuration.stockedSKUs, configuration.skus))
     state = Mutex(State(zipf: ZipfGenerator(count: stocked, exponent: configuration.zipfExponent, seed: configuration.seed &+ 2_000 &+ UInt64(number))))
     let pacer = CallPacer(

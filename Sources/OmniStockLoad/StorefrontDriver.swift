@@ -23,7 +23,7 @@ final class StorefrontDriver: LoadDriver {
   init(run: LoadRun, number: Int, deadline: ContinuousClock.Instant) throws {
     let configuration = run.configuration
     self.configuration = configuration
-    connection = try GRPCClientConnection(host: configuration.host, port: configuration.port)
+    connection = try run.connect()
     var zipf = ZipfGenerator(count: configuration.skus, exponent: configuration.zipfExponent, seed: configuration.seed &+ 1_000 &+ UInt64(number))
     func query() -> Omnistock_V1_AvailabilityQuery {
       var query = Omnistock_V1_AvailabilityQuery()

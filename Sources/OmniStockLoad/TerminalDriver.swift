@@ -60,7 +60,7 @@ final class TerminalDriver: LoadDriver {
     operationName =
       configuration.unaryEvents
       ? "ApplyEvents (\(configuration.eventsPerBatch) events)" : "StreamEvents batch ack (\(configuration.eventsPerBatch) events)"
-    connection = try GRPCClientConnection(host: configuration.host, port: configuration.port)
+    connection = try run.connect()
     state = Mutex(State(zipf: ZipfGenerator(count: configuration.skus, exponent: configuration.zipfExponent, seed: configuration.seed &+ UInt64(number))))
     let pacer = CallPacer(
       schedule: configuration.terminalSchedule, deadline: deadline, connection: connection,

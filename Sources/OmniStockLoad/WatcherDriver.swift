@@ -24,7 +24,7 @@ final class WatcherDriver: LoadDriver {
   init(run: LoadRun, deadline: ContinuousClock.Instant) throws {
     let configuration = run.configuration
     self.deadline = deadline
-    connection = try GRPCClientConnection(host: configuration.host, port: configuration.port)
+    connection = try run.connect()
     var request = Omnistock_V1_WatchAvailabilityRequest()
     request.filter.skus = (0..<min(configuration.watchedSKUs, configuration.skus)).map(run.skuName)
     request.filter.locationIds = (0..<configuration.locations).map(run.locationName)

@@ -51,6 +51,7 @@ struct LoadCommand: ParsableCommand {
   @Option(help: "Units of each stocked SKU at each location.") var initialStock: Int64 = 1_000
   @Option(help: "Zipf exponent of SKU popularity.") var zipfExponent = 1.0
   @Option(help: "Seed of the traffic.") var seed: UInt64 = 42
+  @Option(help: "Client I/O threads the connections share (one epoll loop each).") var ioThreads = 1
   @Option(help: "Also write the report as JSON to this file.") var json: String?
 
   func validate() throws {
@@ -74,6 +75,7 @@ struct LoadCommand: ParsableCommand {
     guard (1...1_000).contains(batchReadSize), (1...100).contains(cartLines), (1...1_000).contains(watchedSkus) else {
       throw ValidationError("--batch-read-size 1...1000, --cart-lines 1...100, --watched-skus 1...1000")
     }
+    guard (1...64).contains(ioThreads) else { throw ValidationError("--io-threads must be 1...64, got \(ioThreads)") }
     guard skus > 0, (1...1_000).contains(locations) else { throw ValidationError("--skus > 0, --locations 1...1000") }
     guard stockedSkus >= 0, (0...1_000_000).contains(initialStock) else {
       throw ValidationError("--stocked-skus >= 0, --initial-stock 0...1000000")
@@ -109,6 +111,7 @@ struct LoadCommand: ParsableCommand {
     configuration.initialStock = initialStock
     configuration.zipfExponent = zipfExponent
     configuration.seed = seed
+    configuration.ioThreads = ioThreads
     let result = try LoadRun(configuration: configuration) { line in
       FileHandle.standardError.write((line + "\n").data(using: .utf8)!)
     }.run()
