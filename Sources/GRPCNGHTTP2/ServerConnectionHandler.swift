@@ -54,8 +54,13 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
   private var refusal: String?
   /// A refused connection's output is closed; it is fully closed a moment later.
   private var outputClosed = false
-  /// Fires when the connection has had no call for ``GRPCServer/Configuration/idleTimeout``.
+  /// Checks, once the connection may have been idle for ``GRPCServer/Configuration/idleTimeout``,
+  /// whether it still is. It is armed when the last call ends and no check is pending, and never
+  /// cancelled by a new call (the check finds the call, or re-arms for the rest of the time):
+  /// arming and cancelling a timer per call cost more than the call's own work.
   private var idleTimer: Scheduled<Void>?
+  /// When the connection last became idle (no call in flight), in uptime nanoseconds.
+  private var idleSinceNanos: UInt64 = 0
   /// Looks for requests slower than ``GRPCServer/Configuration/requestReadTimeout`` while any
   /// call is in flight (one timer per connection, not per call).
   private var requestSweep: RepeatedTask?
@@ -204,7 +209,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
       _ = nghttp2_submit_goaway(
         newSession, UInt8(NGHTTP2_FLAG_NONE.rawValue), 0, UInt32(NGHTTP2_ENHANCE_YOUR_CALM.rawValue), reason, reason.count)
     } else {
-      armIdleTimer()
+      becameIdle()
     }
     flushOutput()
   }
@@ -250,16 +255,38 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     }
   }
 
-  /// Starts the idle clock (no call in flight). A call starting stops it.
-  private func armIdleTimer() {
-    guard let timeout = configuration.idleTimeout, state == .active, let reference else { return }
-    idleTimer?.cancel()
+  /// The connection has just become idle (no call in flight): starts the idle clock, and arms
+  /// the check unless one is pending.
+  private func becameIdle() {
+    idleSinceNanos = NIODeadline.now().uptimeNanoseconds
+    guard idleTimer == nil else { return }
+    armIdleCheck(inNanos: idleTimeoutNanos)
+  }
+
+  private var idleTimeoutNanos: Int64 {
+    guard let timeout = configuration.idleTimeout else { return 0 }
+    return Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000
+  }
+
+  private func armIdleCheck(inNanos nanos: Int64) {
+    guard configuration.idleTimeout != nil, state == .active, let reference else { return }
     let handler = reference.handler
-    let nanos = Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000
-    idleTimer = reference.eventLoop.scheduleTask(in: .nanoseconds(nanos)) {
-      let connection = handler.value
-      connection.idleTimer = nil
-      if connection.streams.isEmpty { connection.beginGracefulShutdown() }
+    idleTimer = reference.eventLoop.scheduleTask(in: .nanoseconds(max(0, nanos))) {
+      handler.value.checkIdle()
+    }
+  }
+
+  /// The idle check: GOAWAY if no call has been in flight for the whole timeout; otherwise
+  /// nothing while calls are in flight (the last one to end re-arms it), or a new check for the
+  /// rest of the timeout.
+  private func checkIdle() {
+    idleTimer = nil
+    guard streams.isEmpty else { return }
+    let idleNanos = Int64(clamping: NIODeadline.now().uptimeNanoseconds &- idleSinceNanos)
+    if idleNanos >= idleTimeoutNanos {
+      beginGracefulShutdown()
+    } else {
+      armIdleCheck(inNanos: idleTimeoutNanos - idleNanos)
     }
   }
 
@@ -359,8 +386,6 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     let stream = pool.popLast() ?? ServerStream(maxMessageBytes: configuration.maxReceiveMessageBytes, allocator: allocator)
     stream.id = streamID
     stream.phase = .receivingHeaders
-    idleTimer?.cancel()
-    idleTimer = nil
     startRequestSweep()
     stream.startedNanos = NIODeadline.now().uptimeNanoseconds
     streams[streamID] = stream
@@ -467,7 +492,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     }
     stream.reset()
     if pool.count < 64 { pool.append(stream) }
-    if streams.isEmpty { armIdleTimer() }
+    if streams.isEmpty { becameIdle() }
   }
 
   /// After our trailers go out, a client that is still sending is told to stop (RST_STREAM NO_ERROR).

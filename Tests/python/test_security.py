@@ -527,6 +527,49 @@ def test_idle_connection_gets_goaway(server_factory):
     srv.stop()
 
 
+def test_calls_keep_a_connection_from_going_idle(server_factory):
+    """The idle clock restarts whenever the last call in flight ends: a connection that calls every
+    0.25 s for 3 s (longer than the 2 s timeout in all) keeps working, and once it stops calling it
+    gets GOAWAY NO_ERROR naming its last call."""
+    import h2.config
+    import h2.connection
+    import h2.events
+
+    srv = server_factory(["--idle-timeout-seconds", "2"])
+    connection = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+    body = health_pb2.HealthCheckRequest().SerializeToString()
+    with socket.create_connection((HOST, srv.port), timeout=TIMEOUT) as raw:
+        connection.initiate_connection()
+        raw.sendall(connection.data_to_send())
+
+        def events_until(done):
+            deadline = time.monotonic() + TIMEOUT
+            seen = []
+            while not any(done(e) for e in seen):
+                assert time.monotonic() < deadline, f"no answer in {TIMEOUT} s; events {seen}"
+                data = raw.recv(65536)
+                assert data, f"the server closed the connection; events {seen}"
+                seen += connection.receive_data(data)
+                raw.sendall(connection.data_to_send())
+            return seen
+
+        last = 0
+        for stream_id in range(1, 25, 2):
+            connection.send_headers(stream_id, [
+                (":method", "POST"), (":scheme", "http"), (":path", "/grpc.health.v1.Health/Check"),
+                (":authority", f"{HOST}:{srv.port}"), ("content-type", "application/grpc"), ("te", "trailers")])
+            connection.send_data(stream_id, b"\x00" + len(body).to_bytes(4, "big") + body, end_stream=True)
+            raw.sendall(connection.data_to_send())
+            seen = events_until(lambda e: isinstance(e, (h2.events.StreamEnded, h2.events.ConnectionTerminated)))
+            assert not any(isinstance(e, h2.events.ConnectionTerminated) for e in seen), seen
+            last = stream_id
+            time.sleep(0.25)
+        seen = events_until(lambda e: isinstance(e, h2.events.ConnectionTerminated))
+        goaway = next(e for e in seen if isinstance(e, h2.events.ConnectionTerminated))
+        assert goaway.error_code == 0 and goaway.last_stream_id == last
+    srv.stop()
+
+
 # --- safe defaults -------------------------------------------------------------------------
 
 def test_non_loopback_without_tokens_is_refused_before_binding(tmp_path):
