@@ -134,6 +134,12 @@ public struct ProtobufUnaryResponder<Response: SwiftProtobuf.Message>: Sendable 
     }
   }
 
+  /// Sends a response the caller encoded itself (the protobuf binary form of a `Response`), with
+  /// status `OK`: for hot paths that write their responses without swift-protobuf's encoder.
+  public func respond(encoded response: [UInt8]) {
+    base.respond(with: response)
+  }
+
   /// Ends the call with `status`.
   public func fail(_ status: GRPCStatus) {
     base.fail(status)

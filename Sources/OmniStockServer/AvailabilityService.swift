@@ -34,19 +34,21 @@ public struct AvailabilityService: Sendable {
   public func register(into router: inout RPCRouter) {
     router.unaryDeferred(OmniStockMethods.Availability.getAvailability) {
       (request: Omnistock_V1_GetAvailabilityRequest, context, responder) in
-      self.answer(after: request.options, context, responder) { () throws(GRPCStatus) in
+      self.answer(after: request.options, context, responder, encode: AvailabilityWireEncoding.encode) {
+        () throws(GRPCStatus) in
         try self.getAvailability(request, nowUnixMs: WallClock.nowUnixMs())
       }
     }
     router.unaryDeferred(OmniStockMethods.Availability.batchGetAvailability) {
       (request: Omnistock_V1_BatchGetAvailabilityRequest, context, responder) in
-      self.answer(after: request.options, context, responder) { () throws(GRPCStatus) in
+      self.answer(after: request.options, context, responder, encode: AvailabilityWireEncoding.encode) {
+        () throws(GRPCStatus) in
         try self.batchGetAvailability(request, nowUnixMs: WallClock.nowUnixMs())
       }
     }
     router.unaryDeferred(OmniStockMethods.Availability.whereAvailable) {
       (request: Omnistock_V1_WhereAvailableRequest, context, responder) in
-      self.answer(after: request.options, context, responder) { () throws(GRPCStatus) in
+      self.answer(after: request.options, context, responder, encode: ProtobufCoding.encode) { () throws(GRPCStatus) in
         try self.whereAvailable(request, nowUnixMs: WallClock.nowUnixMs())
       }
     }
@@ -166,15 +168,16 @@ public struct AvailabilityService: Sendable {
     return response
   }
 
-  /// Answers with `body` at once (inline, the common case: every LSN this server acknowledged is
-  /// applied already), or once the index has applied `options.min_lsn`; `DEADLINE_EXCEEDED` if
-  /// that does not happen before the call's deadline (10 s without one).
+  /// Answers with `body`, encoded by `encode`, at once (inline, the common case: every LSN this
+  /// server acknowledged is applied already), or once the index has applied `options.min_lsn`;
+  /// `DEADLINE_EXCEEDED` if that does not happen before the call's deadline (10 s without one).
   private func answer<Response>(
     after options: Omnistock_V1_ReadOptions, _ context: CallContext, _ responder: ProtobufUnaryResponder<Response>,
+    encode: @escaping @Sendable (Response) throws(GRPCStatus) -> [UInt8],
     _ body: @escaping @Sendable () throws(GRPCStatus) -> Response
   ) {
     @Sendable func respond() {
-      do { responder.respond(try body()) } catch { responder.fail(error) }
+      do { responder.respond(encoded: try encode(try body())) } catch { responder.fail(error) }
     }
     let minimum = options.minLsn
     guard minimum > index.lsn else { return respond() }
