@@ -11,9 +11,9 @@ public enum IdentifierRules {
     if utf8.count > maxLength {
       return "\(field) is \(utf8.count) bytes long; the limit is \(maxLength)"
     }
-    for byte in utf8 where !isAllowed(byte) {
-      return "\(field) '\(value)' contains a character outside [A-Za-z0-9._:/-]"
-    }
+    // Native strings are checked over their contiguous bytes (the common case, and the fast one).
+    let valid = utf8.withContiguousStorageIfAvailable { $0.allSatisfy(isAllowed) } ?? utf8.allSatisfy(isAllowed)
+    guard valid else { return "\(field) '\(value)' contains a character outside [A-Za-z0-9._:/-]" }
     return nil
   }
 

@@ -143,6 +143,8 @@ struct EventIngestion: Sendable {
       var lastAbsolute: Int64
       var deltas: [(time: Int64, amount: Int64)] = []
     }
+    // Only counts get corrections: most batches have none, and need no position bookkeeping.
+    guard events.contains(where: { $0.type == .count }) else { return [] }
     var positions: [String: Pending] = [:]
     var corrections: [Omnistock_Log_V1_CountCorrection] = []
     for (offset, event) in events.enumerated() {

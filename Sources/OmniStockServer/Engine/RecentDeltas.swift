@@ -30,9 +30,14 @@ public struct RecentDeltas: Sendable {
   /// Notes a delta applied to `position`.
   mutating func note(_ position: PositionKey, amount: Int64, eventTimeUnixMs: Int64) {
     newestUnixMs = max(newestUnixMs, eventTimeUnixMs)
-    deltas[position, default: []].append(Delta(eventTimeUnixMs: eventTimeUnixMs, amount: amount))
-    if deltas[position]!.count > Self.maxPerPosition { deltas[position]!.removeFirst() }
+    Self.append(Delta(eventTimeUnixMs: eventTimeUnixMs, amount: amount), to: &deltas[position, default: []])
     if newestUnixMs >= nextPruneUnixMs { prune() }
+  }
+
+  /// Appends in place (one hash lookup), keeping the newest ``maxPerPosition``.
+  private static func append(_ delta: Delta, to list: inout [Delta]) {
+    list.append(delta)
+    if list.count > maxPerPosition { list.removeFirst(list.count - maxPerPosition) }
   }
 
   /// Every delta remembered, for a checkpoint: (position, event time, amount).
