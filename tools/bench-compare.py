@@ -246,6 +246,9 @@ SYSTEMS = {
     "pg-update": ("PostgreSQL UPDATE, synchronous commit", "pgbench -M prepared"),
     "mixed-alone": ("OmniStock lookups, no ingest", "omnistock load"),
     "mixed-ingest": ("OmniStock lookups + POS ingest", "omnistock load"),
+    "mixed-h2load-alone": ("OmniStock lookups, no ingest", "h2load --rps"),
+    "mixed-h2load-ingest": ("OmniStock lookups + POS ingest", "h2load --rps + omnistock load"),
+    "mixed-h2load-nghttpd": ("nghttpd static 70 B (this machine's floor)", "h2load --rps"),
 }
 
 
@@ -391,6 +394,23 @@ class Table:
                 target = "not evaluated (closed-loop fallback)"
         self.add("mixed", "mixed", config, "mixed-ingest", setting_ingest, "p99",
                  f"p99 with/without ingest {text}" if text != "-" else "", target)
+        # The same open-loop rate from h2load --rps: ours alone, ours under ingest, and nghttpd's
+        # static file (what this machine itself allows at that rate).
+        h2_alone = self.runs("mixed", config, "mixed-h2load-alone")
+        h2_ingest = self.runs("mixed", config, "mixed-h2load-ingest")
+        floor = self.runs("mixed", config, "mixed-h2load-nghttpd")
+        rate_note = f"same rate, h2load --rps, {c} conn x 1 in flight"
+        self.add("mixed", "mixed", config, "mixed-h2load-alone", rate_note + ", no ingest", "p99", "(ours)")
+        _, text = self.ratio(h2_ingest, h2_alone, higher_is_better=True)
+        target = ""
+        if h2_ingest:
+            target = f"p99 <= 2 ms: {'met' if self.med(h2_ingest) <= 2000 else '**not met**'}"
+        self.add("mixed", "mixed", config, "mixed-h2load-ingest",
+                 rate_note + f" + {s['ingest_eps']} events/s POS ingest", "p99",
+                 f"p99 with/without ingest {text}" if text != "-" else "", target)
+        _, text_floor = self.ratio(h2_alone, floor, higher_is_better=True)
+        self.add("mixed", "mixed", config, "mixed-h2load-nghttpd", rate_note, "p99",
+                 f"ours/floor p99 {text_floor}" if text_floor != "-" else "")
         return "\n".join(self.lines)
 
 

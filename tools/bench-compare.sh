@@ -43,7 +43,9 @@
 #    then open-loop lookups at MIXED_FRACTION (50%) of it (`--reads-per-second`), once alone and
 #    once with POS ingest at INGEST_EPS events/s (`--terminals $INGEST_TERMINALS
 #    --events-per-second`): the lookup p99 of both. A server without the open-loop flags gets a
-#    closed-loop stand-in (reported, target not evaluated).
+#    closed-loop stand-in (reported, target not evaluated). The same rate again from h2load --rps
+#    (a C client, 1 request in flight per connection): ours alone, ours under the same ingest, and
+#    nghttpd's static file, which shows the p99 this machine itself allows at that rate.
 #  * Within a run each group's systems take turns in an order that rotates every run, so all see
 #    the same noise; ratios are computed per run as well as of the medians.
 #  * Every measurement records other_cpu (tools/bench-common.sh): how busy the rest of the
@@ -118,10 +120,15 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || pkgs+=(postgresql)
 command -v nghttpd >/dev/null 2>&1 || pkgs+=(nghttp2-server)
 { command -v h2load && command -v nghttp; } >/dev/null 2>&1 || pkgs+=(nghttp2-client)
 command -v python3 >/dev/null 2>&1 || pkgs+=(python3)
+# For the builds: libnghttp2 (the server), protobuf-c (codec-bench in tools/Benchmarks links it).
+command -v pkg-config >/dev/null 2>&1 || pkgs+=(pkg-config)
+pkg-config --exists libnghttp2 2>/dev/null || pkgs+=(libnghttp2-dev)
+[ -f /usr/include/protobuf-c/protobuf-c.h ] || pkgs+=(libprotobuf-c-dev)
 if [ "${#pkgs[@]}" -gt 0 ]; then
   log "installing ${pkgs[*]}"
-  apt-get install -y -q "${pkgs[@]}" >"$OUT/apt.log" 2>&1 ||
-    { apt-get update -q >>"$OUT/apt.log" 2>&1 && apt-get install -y -q "${pkgs[@]}" >>"$OUT/apt.log" 2>&1; } ||
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get install -y -q "${pkgs[@]}" >"$OUT/apt.log" 2>&1 ||
+    { $SUDO apt-get update -q >>"$OUT/apt.log" 2>&1 && $SUDO apt-get install -y -q "${pkgs[@]}" >>"$OUT/apt.log" 2>&1; } ||
     { tail -20 "$OUT/apt.log" >&2; die "could not install ${pkgs[*]}"; }
 fi
 PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
@@ -430,14 +437,28 @@ finish() {  # finish KIND FILE [EXTRA] key=value...: other_cpu, record, failure 
 }
 
 # h2load_run GROUP CONFIG SYSTEM URL MULTIPLEX [gRPC]: h2load -t 1 -c CONC -m MULTIPLEX.
+# H2_RPS (per connection) makes it open-loop (h2load --rps; the row is then its p99), and
+# H2_INGEST=1 runs `omnistock load` POS ingest against our server meanwhile.
 h2load_run() {
   local group="$1" config="$2" system="$3" url="$4" m="$5" grpc="${6:-}"
   begin "$group" "$config" "$system" $((SECS + 4)) || return 0
-  local f="$OUT/$SLUG.txt" reqlog="$OUT/$SLUG.log" args=()
+  local f="$OUT/$SLUG.txt" reqlog="$OUT/$SLUG.log" args=() unit=req/s ingest_pid=""
   [ -z "$grpc" ] || args=(-H 'content-type: application/grpc' -H 'te: trailers' -d "$BODY")
+  if [ -n "${H2_RPS:-}" ]; then
+    args+=(--rps "$H2_RPS")
+    unit="p99 µs"
+  fi
+  if [ "${H2_INGEST:-0}" = 1 ]; then
+    "$OMNISTOCK_BIN" load --host 127.0.0.1 --port "$OURS_PORT" --seconds $((SECS + 2)) --storefronts 0 \
+      --terminals "$INGEST_TERMINALS" --events-per-batch 20 --events-per-second "$INGEST_EPS" --initial-stock 0 \
+      --skus "$SKUS" --locations "$LOCATIONS" --seed "$CURRENT_RUN" >"$OUT/$SLUG.ingest.txt" 2>&1 &
+    ingest_pid=$!
+    sleep 0.5
+  fi
   run_client $((SECS + 30)) h2load -t 1 --warm-up-time=1 -D "$SECS" -c "$CONC" -m "$m" "${args[@]}" \
     --log-file="$reqlog" "$url" >"$f" 2>&1 || true
-  finish h2load "$f" "$reqlog" "group=$group" "config=$config" "system=$system" unit=req/s
+  [ -z "$ingest_pid" ] || wait "$ingest_pid" || log "the ingest beside $SLUG failed: see $OUT/$SLUG.ingest.txt"
+  finish h2load "$f" "$reqlog" "group=$group" "config=$config" "system=$system" "unit=$unit"
   [ "$KEEP_LOGS" = 1 ] || rm -f -- "$reqlog"
 }
 
@@ -605,13 +626,26 @@ for run in $(seq 1 "$RUNS"); do
       load_run mixed mixed "$system" GetAvailability "p99 µs" "${ingest[@]}"
     fi
   done
+  # The same rate from h2load --rps (a C client; it times each request from when it was sent, so
+  # a stall delays later sends rather than showing in them): ours alone and under the same
+  # ingest, and nghttpd's static file: this machine's own p99 floor at that rate.
+  if [ "$OPEN_LOOP" = 1 ] && [ -n "$peak" ]; then
+    rps=$(python3 -c "print(max(1, round($rate / $CONC)))")
+    for system in $(rotate "$run" h2-alone h2-ingest h2-nghttpd); do
+      case "$system" in
+        h2-alone) H2_RPS=$rps h2load_run mixed mixed mixed-h2load-alone "http://127.0.0.1:$OURS_PORT$GRPC_PATH" 1 grpc ;;
+        h2-ingest) H2_RPS=$rps H2_INGEST=1 h2load_run mixed mixed mixed-h2load-ingest "http://127.0.0.1:$OURS_PORT$GRPC_PATH" 1 grpc ;;
+        h2-nghttpd) H2_RPS=$rps h2load_run mixed mixed mixed-h2load-nghttpd "http://127.0.0.1:$NGHTTPD_PORT/stock" 1 ;;
+      esac
+    done
+  fi
 done
 stop_ours
 
 # --- 4. the table --------------------------------------------------------------------------------
 TABLE="$OUT/table.md"
 "${HELPER[@]}" table "$RESULTS" "conc=$CONC" "depth=$DEPTH" "writers=$WRITERS" "open_loop=$OPEN_LOOP" \
-  "mixed_alone=$MIXED_ALONE" "mixed_ingest=$MIXED_INGEST" >"$TABLE"
+  "mixed_alone=$MIXED_ALONE" "mixed_ingest=$MIXED_INGEST" "ingest_eps=$INGEST_EPS" >"$TABLE"
 ELAPSED=$(($(date +%s) - SCRIPT_STARTED))
 MEASURED=$(($(date +%s) - BENCH_STARTED))
 echo
