@@ -2,7 +2,7 @@
 /// seeded generator, so a run's traffic is reproducible: a few hot SKUs, a long tail.
 public struct ZipfGenerator: Sendable {
   private let cumulative: [Double]
-  private var state: UInt64
+  private var random: SplitMix64
 
   public init(count: Int, exponent: Double, seed: UInt64) {
     precondition(count > 0)
@@ -14,12 +14,12 @@ public struct ZipfGenerator: Sendable {
       cumulative.append(sum)
     }
     self.cumulative = cumulative.map { $0 / sum }
-    state = seed
+    random = SplitMix64(seed: seed)
   }
 
   /// The next rank.
   public mutating func next() -> Int {
-    let uniform = Double(nextRandom() >> 11) / Double(1 << 53)
+    let uniform = Double(random.next() >> 11) / Double(1 << 53)
     var low = 0
     var high = cumulative.count - 1
     while low < high {
@@ -30,16 +30,7 @@ public struct ZipfGenerator: Sendable {
   }
 
   /// A uniform integer in 0..<bound from the same seeded stream.
-  public mutating func uniform(_ bound: Int) -> Int { Int(nextRandom() % UInt64(bound)) }
-
-  /// SplitMix64: small, fast, and the same on every platform.
-  private mutating func nextRandom() -> UInt64 {
-    state &+= 0x9E37_79B9_7F4A_7C15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
-  }
+  public mutating func uniform(_ bound: Int) -> Int { Int(random.next() % UInt64(bound)) }
 }
 
 #if canImport(Glibc)
