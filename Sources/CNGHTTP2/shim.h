@@ -17,6 +17,8 @@ enum {
   OMNISTOCK_READY_INPUT = 1,
   /// Room to write.
   OMNISTOCK_READY_OUTPUT = 2,
+  /// The peer closed (or the socket failed): read to the end, a short read is not the last one.
+  OMNISTOCK_READY_HANGUP = 4,
 };
 
 /// A new epoll instance (close-on-exec), or -1 with errno set.
@@ -42,7 +44,8 @@ static inline int omnistock_epoll_wait(int epoll, int *fds, uint32_t *ready, int
     uint32_t bits = events[index].events;
     fds[index] = events[index].data.fd;
     ready[index] = ((bits & (EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP)) ? OMNISTOCK_READY_INPUT : 0)
-                   | ((bits & EPOLLOUT) ? OMNISTOCK_READY_OUTPUT : 0);
+                   | ((bits & EPOLLOUT) ? OMNISTOCK_READY_OUTPUT : 0)
+                   | ((bits & (EPOLLERR | EPOLLHUP | EPOLLRDHUP)) ? OMNISTOCK_READY_HANGUP : 0);
   }
   return count;
 }

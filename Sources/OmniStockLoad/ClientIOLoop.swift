@@ -27,12 +27,16 @@ import Glibc
 ///
 /// `@unchecked Sendable`: `connections`, `members`, `touched` and `timerDue` are touched only on
 /// the loop's thread; `inbox` is a mutex; the descriptors never change while the thread runs, and
-/// ``shutdown()`` closes them only after the thread has exited.
+/// ``shutdown()`` closes them only after the thread has exited, under the inbox's lock (the only
+/// place other threads write to the eventfd).
 public final class ClientIOLoop: @unchecked Sendable {
   private struct Inbox {
     var added: [GRPCClientConnection] = []
     var woken: [GRPCClientConnection] = []
     var stopping = false
+    /// The thread has exited and the descriptors are closed: nothing may be handed over, and
+    /// nothing written to the (possibly reused) descriptor numbers.
+    var closed = false
   }
 
   private let epoll: Int32
@@ -77,25 +81,29 @@ public final class ClientIOLoop: @unchecked Sendable {
   /// connections, from any thread but the loop's.
   public func shutdown() {
     guard !isShutDown.exchange(true, ordering: .acquiringAndReleasing) else { return }
-    inbox.withLock { $0.stopping = true }
-    signal()
+    handOver { $0.stopping = true }
     exited.wait()
-    Glibc.close(epoll)
-    Glibc.close(wakeUp)
-    Glibc.close(timer)
+    inbox.withLock { inbox in
+      inbox.closed = true
+      Glibc.close(epoll)
+      Glibc.close(wakeUp)
+      Glibc.close(timer)
+    }
   }
 
-  /// Attaches `connection` (from any thread): its socket is watched from the next turn on.
+  /// Attaches `connection` (from any thread): its socket is watched from the next turn on. On a
+  /// loop that has shut down, the connection ends at once (its calls fail instead of waiting).
   func register(_ connection: GRPCClientConnection) {
-    inbox.withLock { $0.added.append(connection) }
-    signal()
+    guard handOver({ $0.added.append(connection) }) else {
+      connection.stop(reason: "the load client's I/O loop has stopped")
+      return
+    }
   }
 
   /// Asks the loop to serve `connection`'s inbox (from any thread); once per turn at most.
   func wake(_ connection: GRPCClientConnection) {
     guard !connection.wakePending.exchange(true, ordering: .acquiringAndReleasing) else { return }
-    inbox.withLock { $0.woken.append(connection) }
-    signal()
+    handOver { $0.woken.append(connection) }
   }
 
   /// Marks `connection` for a flush at the end of this turn (loop thread only).
@@ -105,9 +113,17 @@ public final class ClientIOLoop: @unchecked Sendable {
     touched.append(connection)
   }
 
-  private func signal() {
-    var one: UInt64 = 1
-    _ = Glibc.write(wakeUp, &one, MemoryLayout<UInt64>.size)
+  /// Changes the inbox and wakes the loop, under the inbox's lock (so never after ``shutdown()``
+  /// closed the eventfd); `false` if the loop has shut down.
+  @discardableResult
+  private func handOver(_ change: (inout Inbox) -> Void) -> Bool {
+    inbox.withLock { inbox in
+      guard !inbox.closed else { return false }
+      change(&inbox)
+      var one: UInt64 = 1
+      _ = Glibc.write(wakeUp, &one, MemoryLayout<UInt64>.size)
+      return true
+    }
   }
 
   // MARK: - The loop's thread
@@ -161,7 +177,10 @@ public final class ClientIOLoop: @unchecked Sendable {
           _ = Glibc.read(descriptor, &drained, MemoryLayout<UInt64>.size)
           if descriptor == timer { timerDue = nil }
         } else if let connection = connections[descriptor] {
-          if readyBits[index] & UInt32(OMNISTOCK_READY_INPUT) != 0 { connection.readAvailable(into: &input) }
+          let bits = readyBits[index]
+          if bits & UInt32(OMNISTOCK_READY_INPUT) != 0 {
+            connection.readAvailable(into: &input, toTheEnd: bits & UInt32(OMNISTOCK_READY_HANGUP) != 0)
+          }
           touch(connection)
         }
       }

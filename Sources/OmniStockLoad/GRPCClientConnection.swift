@@ -273,8 +273,9 @@ public final class GRPCClientConnection: @unchecked Sendable {
     phase == .ended || (phase == .closing && calls.isEmpty) || !running.load(ordering: .acquiring)
   }
 
-  /// Reads what the socket holds into the session (edge-triggered: until it would block).
-  func readAvailable(into input: inout [UInt8]) {
+  /// Reads what the socket holds into the session (edge-triggered: until it would block, or a
+  /// short read; `toTheEnd` when the peer has closed: until the end of the stream).
+  func readAvailable(into input: inout [UInt8], toTheEnd: Bool) {
     guard phase != .ended else { return }
     while true {
       let count = input.withUnsafeMutableBytes { Glibc.read(socket, $0.baseAddress, $0.count) }
@@ -284,8 +285,9 @@ public final class GRPCClientConnection: @unchecked Sendable {
           phase = .ended
           return
         }
-        // A short read emptied the socket: bytes arriving later raise a new edge.
-        if count < input.count { return }
+        // A short read emptied the socket: bytes arriving later raise a new edge. (After a
+        // hang-up no edge will come: read on to the end of the stream.)
+        if count < input.count && !toTheEnd { return }
         continue
       }
       if count < 0 && errno == EINTR { continue }

@@ -89,6 +89,22 @@ struct LoadClientTests {
     }
   }
 
+  @Test("a connection made on a loop that has shut down fails its calls at once")
+  func loopThatHasShutDown() async throws {
+    let server = try await ServerProcess.start()
+    defer { server.terminate() }
+    let port = server.port
+    let answer = try await offPool { () -> (status: Int, message: String, response: [UInt8]) in
+      let loop = try ClientIOLoop()
+      loop.shutdown()
+      let connection = try GRPCClientConnection(host: "127.0.0.1", port: port, loop: loop)
+      defer { connection.close() }
+      return try Self.call(connection, "/grpc.health.v1.Health/Check", Grpc_Health_V1_HealthCheckRequest())
+    }
+    #expect(answer.status == -1)
+    #expect(answer.message.contains("closed"), "\(answer.message)")
+  }
+
   @Test("a closed-loop run on two I/O threads: every kind of call succeeds and the ledger matches")
   func shortRunOnTwoLoops() async throws {
     let server = try await ServerProcess.start()
