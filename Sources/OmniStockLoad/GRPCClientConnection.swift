@@ -1,4 +1,5 @@
 import CNGHTTP2
+import Dispatch
 import Foundation
 import Synchronization
 
@@ -174,6 +175,19 @@ public final class GRPCClientConnection: @unchecked Sendable {
       return
     }
     loop.wake(self)
+  }
+
+  /// Makes a unary call and waits for it to end: from a thread that may block, never the loop's.
+  /// Returns how it ended, as a ``Completion`` would receive it.
+  public func unaryWaiting(path: String, message: [UInt8]) -> (status: Int, message: String, response: [UInt8]) {
+    let done = DispatchSemaphore(value: 0)
+    let answer = Mutex<(status: Int, message: String, response: [UInt8])>((-1, "no answer", []))
+    unary(path: path, message: message) { status, message, bytes in
+      answer.withLock { $0 = (status, message, bytes) }
+      done.signal()
+    }
+    done.wait()
+    return answer.withLock { $0 }
   }
 
   /// Starts a unary call from the I/O thread (inside a completion): no lock, no wake-up.

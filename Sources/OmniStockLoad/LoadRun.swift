@@ -234,14 +234,7 @@ public final class LoadRun: Sendable {
   static func call<Request: SwiftProtobuf.Message, Response: SwiftProtobuf.Message>(
     _ connection: GRPCClientConnection, _ path: String, _ request: Request, as: Response.Type
   ) throws -> Response {
-    let done = DispatchSemaphore(value: 0)
-    let answer = Mutex<(Int, String, [UInt8])>((-1, "no answer", []))
-    connection.unary(path: path, message: try request.serializedBytes()) { status, message, bytes in
-      answer.withLock { $0 = (status, message, bytes) }
-      done.signal()
-    }
-    done.wait()
-    let (status, message, bytes) = answer.withLock { $0 }
+    let (status, message, bytes) = connection.unaryWaiting(path: path, message: try request.serializedBytes())
     guard status == 0 else { throw LoadError("\(path) failed with status \(status): \(message)") }
     return try Response(serializedBytes: bytes)
   }

@@ -23,14 +23,7 @@ struct LoadClientTests {
   private static func call(
     _ connection: GRPCClientConnection, _ path: String, _ request: some SwiftProtobuf.Message
   ) throws -> (status: Int, message: String, response: [UInt8]) {
-    let done = DispatchSemaphore(value: 0)
-    let answer = Mutex<(Int, String, [UInt8])>((-2, "no answer", []))
-    connection.unary(path: path, message: try request.serializedBytes()) { status, message, bytes in
-      answer.withLock { $0 = (status, message, bytes) }
-      done.signal()
-    }
-    done.wait()
-    return answer.withLock { $0 }
+    connection.unaryWaiting(path: path, message: try request.serializedBytes())
   }
 
   @Test("50 connections on one I/O thread each get their own answers")
